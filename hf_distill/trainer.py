@@ -1,0 +1,257 @@
+"""`DistillationTrainer`: `transformers.Trainer` that distils a teacher into the model it trains."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import torch
+from torch import nn
+from transformers import PreTrainedModel, Trainer, TrainingArguments
+from transformers.trainer_utils import EvalLoopOutput
+
+from ._meter import LossMeter
+from .arguments import DistillationTrainingArguments
+from .data import TEACHER_PREFIX, split_teacher_inputs
+from .losses import hard_label_loss, logit_kd_loss
+from .teacher import check_teacher_student, forward_argument_names, load_teacher, tokenizer_mismatch
+
+
+class DistillationTrainer(Trainer):
+    """A drop-in `Trainer` that trains ``model`` (the student) to match ``teacher_model`` (METHODS.md section 1).
+
+    Per example, with ``z_s``/``z_t`` the student/teacher logits and ``T`` the temperature:
+
+        loss = (1 - alpha) * task_loss(z_s, y) + alpha * T^2 * KL(softmax(z_t / T) || softmax(z_s / T))
+
+    or the distillation term alone for an example without a label (no ``labels`` in the batch, or label -100).
+    Every term is summed over the examples of the whole optimizer step and divided by their number (gathered
+    across processes), so gradient accumulation and several processes give the same update as one large batch.
+
+    The teacher runs in eval mode without gradients on the student's device; it is never wrapped for DDP, never
+    saved, and its inputs are the batch's ``teacher_*`` keys when present (its own tokenizer, see
+    [`DistillationDataCollator`]) or else the student's. The logs get ``task_loss`` and ``kd_loss`` next to the
+    Trainer's ``loss`` (the total); evaluation adds ``eval_task_loss`` and ``eval_kd_loss``.
+
+    Args:
+        teacher_model: a fine-tuned `PreTrainedModel`, or a path / Hub id loaded with the student's head type
+            (``args.teacher_model_init_kwargs`` and ``args.teacher_dtype`` apply).
+        args: [`DistillationTrainingArguments`]; a plain `TrainingArguments` gets the distillation defaults.
+        Everything else: as `transformers.Trainer`.
+    """
+
+    # compute_loss normalises by the example count of the whole optimizer step (see get_batch_samples).
+    loss_is_scaled_for_ga = True
+    _loss_names = ("task_loss", "kd_loss")
+
+    def __init__(
+        self,
+        model: PreTrainedModel | nn.Module | None = None,
+        args: TrainingArguments | None = None,
+        data_collator: Callable | None = None,
+        train_dataset: Any = None,
+        eval_dataset: Any = None,
+        processing_class: Any = None,
+        model_init: Callable[..., PreTrainedModel] | None = None,
+        compute_loss_func: Callable | None = None,
+        compute_metrics: Callable | None = None,
+        callbacks: list | None = None,
+        optimizers: tuple = (None, None),
+        optimizer_cls_and_kwargs: tuple | None = None,
+        preprocess_logits_for_metrics: Callable | None = None,
+        *,
+        teacher_model: PreTrainedModel | nn.Module | str | None = None,
+    ) -> None:
+        if args is None:
+            args = DistillationTrainingArguments(output_dir="trainer_output")
+        elif not isinstance(args, DistillationTrainingArguments):
+            args = DistillationTrainingArguments.from_training_arguments(args)
+        if teacher_model is None:
+            load_teacher(None, model)  # raises the "needs a teacher" error before any setup work
+        super().__init__(
+            model=model,
+            args=args,
+            data_collator=data_collator,
+            train_dataset=train_dataset,
+            eval_dataset=eval_dataset,
+            processing_class=processing_class,
+            model_init=model_init,
+            compute_loss_func=compute_loss_func,
+            compute_metrics=compute_metrics,
+            callbacks=callbacks,
+            optimizers=optimizers,
+            optimizer_cls_and_kwargs=optimizer_cls_and_kwargs,
+            preprocess_logits_for_metrics=preprocess_logits_for_metrics,
+        )
+        self.teacher = load_teacher(teacher_model, self.model, args.teacher_dtype, args.teacher_model_init_kwargs)
+        check_teacher_student(self.teacher, self.model, args.kd_loss_type)
+        if not getattr(self.teacher, "hf_device_map", None):
+            self.teacher.to(self.args.device)
+        self._teacher_argument_names = forward_argument_names(self.teacher)
+        self._tokenizer_mismatch = tokenizer_mismatch(self.teacher, self.model)
+        self._loss_meter = LossMeter(self._loss_names)
+
+    # ---- The loss ----
+
+    def compute_loss(
+        self,
+        model: nn.Module,
+        inputs: dict[str, Any],
+        return_outputs: bool = False,
+        num_items_in_batch: torch.Tensor | int | None = None,
+    ) -> torch.Tensor | tuple[torch.Tensor, Any]:
+        student_inputs, teacher_inputs = split_teacher_inputs(inputs)
+        labels = student_inputs.pop("labels", None)
+        outputs = model(**student_inputs)
+        teacher_logits = self._teacher_logits(teacher_inputs, student_inputs)
+
+        mask = student_inputs.get("attention_mask") if outputs.logits.dim() == 3 else None
+        kd_per_example = _mean_per_example(
+            logit_kd_loss(
+                outputs.logits,
+                teacher_logits,
+                temperature=self.args.temperature,
+                loss_type=self.args.kd_loss_type,
+                mask=mask,
+                reduction="none",
+            ),
+            mask,
+        )
+        batch_size = kd_per_example.shape[0]
+        training = model.training
+        normaliser = num_items_in_batch if (training and num_items_in_batch is not None) else batch_size
+        mode = "train" if training else "eval"
+        alpha = self.args.alpha
+
+        if labels is None:
+            loss = kd_per_example.sum() / normaliser
+        elif self.compute_loss_func is not None:
+            task_loss = self.compute_loss_func(outputs, labels, num_items_in_batch=num_items_in_batch)
+            loss = (1 - alpha) * task_loss + alpha * kd_per_example.sum() / normaliser
+            self._loss_meter.add(mode, "task_loss", task_loss.detach() * batch_size, batch_size)
+        else:
+            task_per_item = hard_label_loss(
+                outputs.logits,
+                labels,
+                problem_type=self._problem_type(labels),
+                label_smoothing=self.args.label_smoothing_factor,
+                reduction="none",
+            )
+            # Per item (an example, or a token for token-level heads): is there a gold label?
+            if labels.dtype == torch.long:
+                item_labeled = labels.ne(-100)
+            else:
+                item_labeled = torch.ones_like(task_per_item, dtype=torch.bool)
+            item_labeled = item_labeled.reshape(batch_size, -1)
+            task_per_example = task_per_item.reshape(batch_size, -1).sum(-1) / item_labeled.sum(-1).clamp(min=1)
+            labeled = item_labeled.any(-1)
+            per_example = torch.where(labeled, (1 - alpha) * task_per_example + alpha * kd_per_example, kd_per_example)
+            loss = per_example.sum() / normaliser
+            self._loss_meter.add(mode, "task_loss", task_per_example.sum(), labeled.sum())
+        self._loss_meter.add(mode, "kd_loss", kd_per_example.sum(), batch_size)
+
+        if training and num_items_in_batch is not None and self._averages_across_processes():
+            # DDP averages gradients over processes; the normaliser already counts every process's examples.
+            loss = loss * self.accelerator.num_processes
+        return (loss, outputs) if return_outputs else loss
+
+    @torch.no_grad()
+    def _teacher_logits(self, teacher_inputs: dict[str, Any], student_inputs: dict[str, Any]) -> torch.Tensor:
+        if "logits" in teacher_inputs:  # precomputed (a teacher-output cache column named teacher_logits)
+            return teacher_inputs["logits"].float()
+        if not teacher_inputs:
+            if self._tokenizer_mismatch:
+                raise ValueError(
+                    f"Teacher and student use different tokenizers ({self._tokenizer_mismatch}) but the batch has no "
+                    f"{TEACHER_PREFIX}input_ids. Use DistillationDataCollator(tokenizer=student_tokenizer, "
+                    "teacher_tokenizer=teacher_tokenizer, text_fields=[...]) or add teacher_-prefixed columns."
+                )
+            teacher_inputs = student_inputs
+        teacher_inputs = {k: v for k, v in teacher_inputs.items() if k in self._teacher_argument_names}
+        if self.teacher.training:  # a callback or user code switched it; the teacher must never run dropout
+            self.teacher.eval()
+        with self.accelerator.autocast():
+            return self.teacher(**teacher_inputs).logits.float()
+
+    def _problem_type(self, labels: torch.Tensor) -> str:
+        config = getattr(self.accelerator.unwrap_model(self.model), "config", None)
+        problem_type = getattr(config, "problem_type", None)
+        if problem_type:
+            return problem_type
+        if getattr(config, "num_labels", None) == 1:
+            return "regression"
+        return "single_label_classification" if labels.dtype == torch.long else "multi_label_classification"
+
+    def _averages_across_processes(self) -> bool:
+        return bool(self.args.average_tokens_across_devices) and self.accelerator.num_processes > 1
+
+    # ---- Counting the examples of an optimizer step ----
+
+    def get_batch_samples(
+        self, epoch_iterator: Iterator, num_batches: int, device: torch.device
+    ) -> tuple[list, torch.Tensor]:
+        """The next ``num_batches`` batches and their total example count (over all processes when averaging)."""
+        batch_samples = list(itertools.islice(epoch_iterator, num_batches))
+        count = torch.tensor(sum(_num_examples(batch) for batch in batch_samples), device=device)
+        if self._averages_across_processes():
+            count = self.accelerator.gather(count).sum()
+        return batch_samples, count
+
+    # ---- Columns the collator and the teacher need ----
+
+    def _set_signature_columns_if_needed(self) -> None:
+        if self._signature_columns is None:
+            super()._set_signature_columns_if_needed()
+            extra = list(getattr(self.data_collator, "required_columns", []))
+            eval_datasets = self.eval_dataset.values() if isinstance(self.eval_dataset, dict) else [self.eval_dataset]
+            for dataset in [self.train_dataset, *eval_datasets]:
+                extra += [c for c in getattr(dataset, "column_names", None) or [] if c.startswith(TEACHER_PREFIX)]
+            self._signature_columns += [c for c in dict.fromkeys(extra) if c not in self._signature_columns]
+
+    # ---- Logging the loss components ----
+
+    def log(self, logs: dict[str, float], start_time: float | None = None) -> None:
+        if "loss" in logs:  # a training log: add the components averaged over the same window
+            logs.update(self._loss_meter.pop("train", self.accelerator))
+        super().log(logs, start_time)
+
+    def evaluation_loop(
+        self,
+        dataloader: Any,
+        description: str,
+        prediction_loss_only: bool | None = None,
+        ignore_keys: list[str] | None = None,
+        metric_key_prefix: str = "eval",
+    ) -> EvalLoopOutput:
+        output = super().evaluation_loop(dataloader, description, prediction_loss_only, ignore_keys, metric_key_prefix)
+        output.metrics.update(self._loss_meter.pop("eval", self.accelerator, prefix=f"{metric_key_prefix}_"))
+        return output
+
+    def prediction_step(
+        self,
+        model: nn.Module,
+        inputs: dict[str, Any],
+        prediction_loss_only: bool,
+        ignore_keys: list[str] | None = None,
+    ) -> tuple[torch.Tensor | None, torch.Tensor | None, torch.Tensor | None]:
+        if not all(inputs.get(name) is not None for name in self.label_names):
+            # Without labels the Trainer calls the model directly: the teacher's inputs must not reach it.
+            inputs = split_teacher_inputs(inputs)[0]
+        return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys)
+
+
+def _num_examples(batch: dict[str, Any]) -> int:
+    for key in ("input_ids", "labels", "inputs_embeds"):
+        if torch.is_tensor(batch.get(key)):
+            return batch[key].shape[0]
+    return next(value.shape[0] for value in batch.values() if torch.is_tensor(value) and value.dim() > 0)
+
+
+def _mean_per_example(values: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """``[batch]`` from per-item values ``[batch, ...]``: the mean over each example's kept items."""
+    if values.dim() == 1:
+        return values
+    values = values.reshape(values.shape[0], -1)
+    count = mask.reshape(values.shape[0], -1).sum(-1) if mask is not None else values.new_tensor(values.shape[1])
+    return values.sum(-1) / count.clamp(min=1)

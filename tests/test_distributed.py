@@ -1,0 +1,42 @@
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from distributed_run import run
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_two_cpu_processes_equal_one_process_with_the_whole_batch(tmp_path):
+    single = run(str(tmp_path / "single"), per_device_batch_size=8)
+    assert single["num_processes"] == 1
+
+    script = Path(__file__).parent / "distributed_run.py"
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
+    command += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    command += ["--main_process_ip", "127.0.0.1", "--main_process_port", str(free_port())]
+    command += [str(script), str(tmp_path / "ddp"), "4"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    env.update(CUDA_VISIBLE_DEVICES="", ACCELERATE_USE_CPU="true")  # two gloo processes on the CPU
+    completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    ddp = torch.load(tmp_path / "ddp" / "result.pt")
+
+    assert ddp["num_processes"] == 2
+    assert ddp["model_wrapped"] == "DistributedDataParallel"
+    assert ddp["teacher_wrapped"] == "BertForSequenceClassification"
+    for name, value in single["state_dict"].items():
+        torch.testing.assert_close(ddp["state_dict"][name], value, rtol=1e-4, atol=1e-6, msg=name)
+    assert len(ddp["logs"]) == len(single["logs"]) == 2
+    for ddp_log, single_log in zip(ddp["logs"], single["logs"]):
+        for key in ("loss", "task_loss", "kd_loss"):
+            assert ddp_log[key] == pytest.approx(single_log[key], rel=1e-4), key

@@ -160,8 +160,8 @@ class DistillationTrainingArguments(TrainingArguments):
                 f"intermediate_phase_ratio={self.intermediate_phase_ratio} must be in (0, 1): the fraction of the "
                 "optimizer steps spent on the intermediate terms before the prediction phase."
             )
-        if self.distill_phases == "intermediate_then_prediction" and self.ddp_find_unused_parameters is None:
-            # Each phase leaves some parameters without gradient (the head, then the projections).
+        if self.intermediate_terms and self.distill_phases != "joint" and self.ddp_find_unused_parameters is None:
+            # A phase without terms leaves the projections without gradient; one without logits, the head.
             self.ddp_find_unused_parameters = True
 
     def intermediate_term_list(self) -> list[IntermediateTerm]:

@@ -36,7 +36,9 @@ class DistillationTrainer(Trainer):
 
     Args:
         teacher_model: a fine-tuned `PreTrainedModel`, or a path / Hub id loaded with the student's head type
-            (``args.teacher_model_init_kwargs`` and ``args.teacher_dtype`` apply).
+            (``args.teacher_model_init_kwargs`` and ``args.teacher_dtype`` apply). May be ``None`` when
+            ``train_dataset`` has a precomputed ``teacher_logits`` column (see `hf_distill.cache`): no teacher is
+            loaded or run, and every dataset it sees (eval included) must then carry that column.
         args: [`DistillationTrainingArguments`]; a plain `TrainingArguments` gets the distillation defaults.
         Everything else: as `transformers.Trainer`.
     """
@@ -67,7 +69,7 @@ class DistillationTrainer(Trainer):
             args = DistillationTrainingArguments(output_dir="trainer_output")
         elif not isinstance(args, DistillationTrainingArguments):
             args = DistillationTrainingArguments.from_training_arguments(args)
-        if teacher_model is None:
+        if teacher_model is None and not _has_cached_teacher_logits(train_dataset):
             load_teacher(None, model)  # raises the "needs a teacher" error before any setup work
         super().__init__(
             model=model,
@@ -84,13 +86,18 @@ class DistillationTrainer(Trainer):
             optimizer_cls_and_kwargs=optimizer_cls_and_kwargs,
             preprocess_logits_for_metrics=preprocess_logits_for_metrics,
         )
+        self._loss_meter = LossMeter(self._loss_names)
+        self.teacher: nn.Module | None = None
+        self._teacher_argument_names: set[str] = set()
+        self._tokenizer_mismatch: str | None = None
+        if teacher_model is None:  # trains from a teacher-output cache: no teacher is loaded or run
+            return
         self.teacher = load_teacher(teacher_model, self.model, args.teacher_dtype, args.teacher_model_init_kwargs)
         check_teacher_student(self.teacher, self.model, args.kd_loss_type)
         if not getattr(self.teacher, "hf_device_map", None):
             self.teacher.to(self.args.device)
         self._teacher_argument_names = forward_argument_names(self.teacher)
         self._tokenizer_mismatch = tokenizer_mismatch(self.teacher, self.model)
-        self._loss_meter = LossMeter(self._loss_names)
 
     # ---- The loss ----
 
@@ -160,6 +167,12 @@ class DistillationTrainer(Trainer):
     def _teacher_logits(self, teacher_inputs: dict[str, Any], student_inputs: dict[str, Any]) -> torch.Tensor:
         if "logits" in teacher_inputs:  # precomputed (a teacher-output cache column named teacher_logits)
             return teacher_inputs["logits"].float()
+        if self.teacher is None:
+            raise ValueError(
+                "This DistillationTrainer has no teacher (it trains from cached teacher logits), but this batch has "
+                f"no {TEACHER_PREFIX}logits: add the column to every dataset it sees (hf_distill.cache."
+                "add_teacher_logits), eval datasets included, or pass teacher_model=..."
+            )
         if not teacher_inputs:
             if self._tokenizer_mismatch:
                 raise ValueError(
@@ -239,6 +252,14 @@ class DistillationTrainer(Trainer):
             # Without labels the Trainer calls the model directly: the teacher's inputs must not reach it.
             inputs = split_teacher_inputs(inputs)[0]
         return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys)
+
+
+def _has_cached_teacher_logits(dataset: Any) -> bool:
+    """Whether ``dataset`` (a `datasets.Dataset` or a list of dicts) has a precomputed ``teacher_logits`` column."""
+    columns = getattr(dataset, "column_names", None)
+    if columns is None and isinstance(dataset, list) and dataset and isinstance(dataset[0], dict):
+        columns = list(dataset[0])
+    return f"{TEACHER_PREFIX}logits" in (columns or [])
 
 
 def _num_examples(batch: dict[str, Any]) -> int:

@@ -60,13 +60,14 @@ class AugmentationConfig:
 
 
 def whole_word_vocabulary(tokenizer: PreTrainedTokenizerBase) -> dict[str, int]:
-    """``{word: token id}`` for the alphabetic vocabulary entries that are a whole word on their own.
+    """``{word: token id}``, in id order, for the alphabetic vocabulary entries that are a whole word on their own.
 
     A token qualifies when its text is alphabetic and tokenizing that text alone gives back exactly that token
     (so ``##ing`` or a BPE continuation piece does not).
     """
     special = set(tokenizer.all_special_ids)
-    tokens = [(token, index) for token, index in tokenizer.get_vocab().items() if index not in special]
+    vocab = sorted(tokenizer.get_vocab().items(), key=lambda item: item[1])  # get_vocab's order varies per call
+    tokens = [(token, index) for token, index in vocab if index not in special]
     words = [tokenizer.convert_tokens_to_string([token]).strip() for token, _ in tokens]
     kept = [(word, index) for word, (_, index) in zip(words, tokens) if word.isalpha()]
     if not kept:
@@ -136,7 +137,7 @@ class Augmenter:
             if pieces:
                 query = nn.functional.normalize(self._embeddings[pieces].mean(0), dim=-1)
                 scores = self._unit_vocabulary @ query
-                order = scores.argsort(descending=True)[: self.config.top_k + 1].tolist()
+                order = scores.sort(descending=True, stable=True).indices[: self.config.top_k + 1].tolist()
                 found = [self._vocabulary_words[i] for i in order if self._vocabulary_words[i].lower() != key]
                 found = found[: self.config.top_k]
         self._neighbours[key] = found
@@ -164,7 +165,7 @@ class Augmenter:
                     result[position] = []
                     continue
                 scores = logits[row, where[0, 0]].masked_fill(~self._mlm_allowed, float("-inf"))
-                order = scores.argsort(descending=True)[: self.config.top_k + 1].tolist()
+                order = scores.sort(descending=True, stable=True).indices[: self.config.top_k + 1].tolist()
                 found = [self._mlm_words[i] for i in order if self._mlm_words[i].lower() != words[position].lower()]
                 result[position] = found[: self.config.top_k]
         return result

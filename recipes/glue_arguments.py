@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,7 @@ from methods import METHODS, method_argument_classes
 from transformers import HfArgumentParser
 
 from hf_distill import DistillationTrainingArguments
+from hf_distill.glue import get_task
 
 STAGES = ("distill", "teacher")
 
@@ -149,6 +151,7 @@ class DataArguments:
     )
 
     def __post_init__(self) -> None:
+        get_task(self.task_name)  # an unknown task fails here, before anything is loaded
         if self.max_seq_length < 2:
             raise ValueError(f"max_seq_length={self.max_seq_length} must be >= 2.")
         if self.augment_copies < 0:
@@ -171,7 +174,14 @@ def _load_config(path: str) -> dict[str, Any]:
         return {}
     if not isinstance(config, dict):
         raise ValueError(f"config file {path} must hold a mapping of argument names to values.")
-    return config
+    return {key: _expand(value) for key, value in config.items()}
+
+
+def _expand(value: Any) -> Any:
+    """``~`` and ``$VARIABLES`` expanded in string values, so configs can name local checkpoints portably."""
+    if isinstance(value, str) and (value.startswith("~") or "$" in value):
+        return os.path.expandvars(os.path.expanduser(value))
+    return value
 
 
 class RecipeArgumentParser(HfArgumentParser):

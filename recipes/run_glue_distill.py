@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import datasets  # noqa: E402
 import torch  # noqa: E402
+import transformers  # noqa: E402
 from glue_arguments import DataArguments, ModelArguments, parse_arguments  # noqa: E402
 from glue_report import (  # noqa: E402
     RESULTS_FILE,
@@ -345,6 +346,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     model_args, data_args, training_args, method_args, config_path = parse_arguments(argv)
     task = get_task(data_args.task_name)
     logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", level=logging.INFO)
+    transformers.set_seed(training_args.seed)  # fresh heads and layers are drawn before the Trainer seeds
     if not training_args.should_log:
         logger.setLevel(logging.WARNING)
     stale = Path(training_args.output_dir) / RESULTS_FILE

@@ -100,8 +100,8 @@ def _distillation_trainer(context: MethodContext) -> Trainer:
 
 
 def _logits_only(training_args: DistillationTrainingArguments) -> bool:
-    # Intermediate presets (issue 3's distill_preset) need the teacher's hidden states at every step.
-    return not getattr(training_args, "distill_preset", None)
+    # Intermediate terms (set directly or through distill_preset) need the teacher's hidden states at every step.
+    return not any(getattr(training_args, name, None) for name in ("intermediate_terms", "distill_preset"))
 
 
 register(

@@ -49,7 +49,9 @@ class DistillationTrainer(Trainer):
 
     Args:
         teacher_model: a fine-tuned `PreTrainedModel`, or a path / Hub id loaded with the student's head type
-            (``args.teacher_model_init_kwargs`` and ``args.teacher_dtype`` apply).
+            (``args.teacher_model_init_kwargs`` and ``args.teacher_dtype`` apply). May be ``None`` when
+            ``train_dataset`` has a precomputed ``teacher_logits`` column (see `hf_distill.cache`): no teacher is
+            loaded or run, and every dataset it sees (eval included) must then carry that column.
         args: [`DistillationTrainingArguments`]; a plain `TrainingArguments` gets the distillation defaults.
         Everything else: as `transformers.Trainer`.
     """
@@ -80,7 +82,7 @@ class DistillationTrainer(Trainer):
             args = DistillationTrainingArguments(output_dir="trainer_output")
         elif not isinstance(args, DistillationTrainingArguments):
             args = DistillationTrainingArguments.from_training_arguments(args)
-        if teacher_model is None:
+        if teacher_model is None and not _has_cached_teacher_logits(train_dataset):
             load_teacher(None, model)  # raises the "needs a teacher" error before any setup work
         super().__init__(
             model=model,
@@ -97,12 +99,16 @@ class DistillationTrainer(Trainer):
             optimizer_cls_and_kwargs=optimizer_cls_and_kwargs,
             preprocess_logits_for_metrics=preprocess_logits_for_metrics,
         )
-        self.teacher = load_teacher(teacher_model, self.model, args.teacher_dtype, args.teacher_model_init_kwargs)
-        check_teacher_student(self.teacher, self.model, args.kd_loss_type)
-        if not getattr(self.teacher, "hf_device_map", None):
-            self.teacher.to(self.args.device)
-        self._teacher_argument_names = forward_argument_names(self.teacher)
-        self._tokenizer_mismatch = tokenizer_mismatch(self.teacher, self.model)
+        self.teacher: nn.Module | None = None
+        self._teacher_argument_names: set[str] = set()
+        self._tokenizer_mismatch: str | None = None
+        if teacher_model is not None:  # None: trains from a teacher-output cache, no teacher is loaded or run
+            self.teacher = load_teacher(teacher_model, self.model, args.teacher_dtype, args.teacher_model_init_kwargs)
+            check_teacher_student(self.teacher, self.model, args.kd_loss_type)
+            if not getattr(self.teacher, "hf_device_map", None):
+                self.teacher.to(self.args.device)
+            self._teacher_argument_names = forward_argument_names(self.teacher)
+            self._tokenizer_mismatch = tokenizer_mismatch(self.teacher, self.model)
         self.intermediate = self._build_intermediate(args)
         extra_names = self.intermediate.loss_names if self.intermediate is not None else []
         self._loss_meter = LossMeter([*self._loss_names, *extra_names])
@@ -112,6 +118,11 @@ class DistillationTrainer(Trainer):
         terms = args.intermediate_term_list()
         if not terms:
             return None
+        if self.teacher is None:
+            raise ValueError(
+                f"{len(terms)} intermediate term(s) are configured but no teacher_model was given: a teacher-output "
+                "cache holds only logits. Pass teacher_model=... or drop the intermediate terms / distill_preset."
+            )
         intermediate = IntermediateDistiller(terms, args.layer_mapping, self.model, self.teacher)
         intermediate.prepare(self.model, self.teacher)
         if intermediate.projections is not None:
@@ -249,6 +260,12 @@ class DistillationTrainer(Trainer):
 
     def _teacher_forward_inputs(self, teacher_inputs: dict[str, Any], student_inputs: dict[str, Any]) -> dict:
         """The teacher's own ``teacher_*`` inputs, or the student's when the batch has none."""
+        if self.teacher is None:
+            raise ValueError(
+                "This DistillationTrainer has no teacher (it trains from cached teacher logits), but this batch has "
+                f"no {TEACHER_PREFIX}logits: add the column to every dataset it sees (hf_distill.cache."
+                "add_teacher_logits), eval datasets included, or pass teacher_model=..."
+            )
         teacher_inputs = {k: v for k, v in teacher_inputs.items() if k != "logits"}
         if not teacher_inputs:
             if self._tokenizer_mismatch:
@@ -365,6 +382,14 @@ class DistillationTrainer(Trainer):
             # Without labels the Trainer calls the model directly: the teacher's inputs must not reach it.
             inputs = split_teacher_inputs(inputs)[0]
         return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys)
+
+
+def _has_cached_teacher_logits(dataset: Any) -> bool:
+    """Whether ``dataset`` (a `datasets.Dataset` or a list of dicts) has a precomputed ``teacher_logits`` column."""
+    columns = getattr(dataset, "column_names", None)
+    if columns is None and isinstance(dataset, list) and dataset and isinstance(dataset[0], dict):
+        columns = list(dataset[0])
+    return f"{TEACHER_PREFIX}logits" in (columns or [])
 
 
 def _num_examples(batch: dict[str, Any]) -> int:

@@ -32,7 +32,7 @@ from transformers.trainer_utils import HubStrategy, SaveStrategy
 from transformers.utils import logging
 from transformers.utils.hub import PushInProgress, hf_api
 
-from .model_card import metric_values, render_model_card
+from .model_card import TRAINING_KEYS, metric_values, render_model_card
 
 logger = logging.get_logger(__name__)
 
@@ -120,7 +120,7 @@ def push_student(
         )
     results = results if results is not None else load_results(output_dir)
     if results is not None:
-        render_model_card(results, repo_id=repo_id).save(output_dir / CARD_NAME)
+        render_model_card(with_sizes(results, output_dir), repo_id=repo_id).save(output_dir / CARD_NAME)
     elif CARD_NAME not in files:
         logger.warning(f"No {RESULTS_NAME} and no {CARD_NAME} in {output_dir}: the student is pushed without a card.")
     if api is None:
@@ -151,22 +151,38 @@ def describe_hardware(device: torch.device) -> str:
     return device.type.upper()
 
 
+def safetensors_bytes(folder: str | Path | None) -> int | None:
+    """Size on disk of the safetensors weights in ``folder`` (None when it is not a local folder with some)."""
+    if not folder or not Path(folder).is_dir():
+        return None
+    sizes = [path.stat().st_size for path in Path(folder).glob("*.safetensors")]
+    return sum(sizes) if sizes else None
+
+
 def describe_model(model: nn.Module, folder: str | Path | None = None) -> dict[str, Any]:
-    """``name_or_path``, ``architecture``, ``num_parameters``, layers, width and (when saved) ``size_bytes``."""
+    """``name_or_path``, ``architecture``, ``parameters``, layers, width and (when saved) ``size_bytes``."""
     config = getattr(model, "config", None)
+    name_or_path = getattr(config, "_name_or_path", None) or None
     description = {
-        "name_or_path": getattr(config, "_name_or_path", None) or None,
+        "name_or_path": name_or_path,
         "architecture": type(model).__name__,
-        "num_parameters": sum(p.numel() for p in model.parameters()),
+        "parameters": sum(p.numel() for p in model.parameters()),
         "num_layers": getattr(config, "num_hidden_layers", None),
         "hidden_size": getattr(config, "hidden_size", None),
+        "size_bytes": safetensors_bytes(folder or name_or_path),
     }
-    folder = folder or description["name_or_path"]
-    if folder and Path(folder).is_dir():
-        sizes = [path.stat().st_size for path in Path(folder).glob("*.safetensors")]
-        if sizes:
-            description["size_bytes"] = sum(sizes)
     return {key: value for key, value in description.items() if value is not None}
+
+
+def with_sizes(results: Mapping[str, Any], output_dir: str | Path) -> dict[str, Any]:
+    """``results`` with the sizes on disk it lacks: the student's saved in ``output_dir``, a local teacher's."""
+    results = dict(results)
+    for side, folder in (("student", output_dir), ("teacher", (results.get("teacher") or {}).get("name_or_path"))):
+        if isinstance(results.get(side), Mapping) and results[side].get("size_bytes") is None:
+            size = safetensors_bytes(folder)
+            if size is not None:
+                results[side] = {**results[side], "size_bytes": size}
+    return results
 
 
 class HubMixin:
@@ -192,38 +208,37 @@ class HubMixin:
     def distillation_results(self) -> dict[str, Any]:
         """What this trainer knows about its run, in the results format of [`render_model_card`].
 
-        Student/teacher description, the student's last evaluation, the distillation settings (the fields
-        `DistillationTrainingArguments` adds to `TrainingArguments`), the training settings and time. Teacher
-        metrics and speedups are not measured here: a recipe that measures them passes them as ``results``.
+        The student and teacher (parameters, layers, size on disk), the student's last evaluation, training time,
+        hardware and versions, and the configuration (the distillation fields of the arguments plus the main
+        optimisation ones). Teacher metrics and speedups are not measured here: a recipe that measures them passes
+        its results to ``push_to_hub(results=...)``.
         """
         args = self.args
         student = describe_model(self.export_student(), args.output_dir)
         evals = [entry for entry in self.state.log_history if any(key.startswith("eval_") for key in entry)]
         if evals:
             student["metrics"] = metric_values(evals[-1])
+        teacher = getattr(self, "teacher", None)
         base = {f.name for f in fields(TrainingArguments)}
-        config = {f.name: getattr(args, f.name) for f in fields(args) if f.name not in base and f.init}
-        training = {
-            "learning_rate": args.learning_rate,
-            "train_batch_size": args.per_device_train_batch_size
-            * args.gradient_accumulation_steps
-            * max(args.world_size, 1),
-            "num_train_epochs": args.num_train_epochs if args.max_steps <= 0 else None,
-            "max_steps": args.max_steps if args.max_steps > 0 else None,
-            "seed": args.seed,
-        }
+        training = {f.name: getattr(args, f.name) for f in fields(args) if f.name not in base and f.init}
+        training.update({name: getattr(args, name) for name in TRAINING_KEYS})
         results: dict[str, Any] = {
-            "method": self.distillation_method,
-            "teacher": describe_model(self.teacher) if getattr(self, "teacher", None) is not None else {},
+            "distill_method": self.distillation_method,
+            "teacher": describe_model(teacher) if teacher is not None else {},
             "student": student,
-            "config": {k: _plain(v) for k, v in config.items() if v is not None},
-            "training": {k: _plain(v) for k, v in training.items() if v is not None},
+            "num_processes": args.world_size,
+            "device": str(args.device),
+            "hardware": describe_hardware(args.device),
             "versions": _versions(),
+            "config": {"training": {k: _plain(v) for k, v in training.items() if v is not None}},
         }
         train = next((entry for entry in reversed(self.state.log_history) if "train_runtime" in entry), None)
         if train is not None:
-            results["train_runtime"] = train["train_runtime"]
-            results["train_hardware"] = describe_hardware(args.device)
+            results["train"] = {
+                "runtime_seconds": train["train_runtime"],
+                "global_step": self.state.global_step,
+                "epochs": self.state.epoch,
+            }
         return results
 
     def create_model_card(
@@ -243,12 +258,16 @@ class HubMixin:
         """Write the student's card to ``output_dir/README.md`` (the Trainer's arguments override the results).
 
         The card is rendered from ``distillation_results()`` updated with ``results`` (what a recipe measured:
-        teacher metrics, speedup, command). A ``results.json`` is written next to it when there is none yet, so
-        that ``hf_distill push`` can render the card again for another repo id (one written by a recipe is kept).
+        teacher metrics, speedup, command). Without ``results``, the trainer's own results are also written to
+        ``results.json`` (never over one it did not write), so that ``hf_distill push`` can render the card again.
         """
         if not self.is_world_process_zero():
             return
-        merged = {**self.distillation_results(), **(results or {})}
+        own, results = self.distillation_results(), dict(results or {})
+        merged = {**own, **results}
+        for side in ("teacher", "student"):  # the run's measurements complete the trainer's description
+            if isinstance(results.get(side), Mapping):
+                merged[side] = {**own.get(side, {}), **results[side]}
         overrides = {"language": language, "license": license, "model_name": model_name}
         merged.update({key: value for key, value in overrides.items() if value is not None})
         if tags:
@@ -264,8 +283,8 @@ class HubMixin:
         output_dir = Path(self.args.output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)
         repo_id = repo_id or getattr(self, "hub_model_id", None) or self.args.hub_model_id
-        render_model_card(merged, repo_id=repo_id).save(output_dir / CARD_NAME)
-        if not (output_dir / RESULTS_NAME).exists() or getattr(self, "_wrote_results", False):
+        render_model_card(with_sizes(merged, output_dir), repo_id=repo_id).save(output_dir / CARD_NAME)
+        if not results and (not (output_dir / RESULTS_NAME).exists() or getattr(self, "_wrote_results", False)):
             (output_dir / RESULTS_NAME).write_text(json.dumps(merged, indent=2, default=str))
             self._wrote_results = True
 

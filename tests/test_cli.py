@@ -29,14 +29,11 @@ def finished_run(tokenizer, tmp_path):
     student.save_pretrained(output_dir)
     tokenizer.save_pretrained(output_dir)
     results = {
-        "method": "logit",
+        "distill_method": "logit",
         "task": "sst2",
-        "teacher": {"num_parameters": 38530, "metrics": {"accuracy": 0.9}},
-        "student": {
-            "architecture": "BertForSequenceClassification",
-            "num_parameters": student.num_parameters(),
-            "metrics": {"eval_accuracy": 0.85},
-        },
+        "eval_split": "validation",
+        "teacher": {"parameters": 38530, "metrics": {"accuracy": 0.9}},
+        "student": {"parameters": student.num_parameters(), "metrics": {"accuracy": 0.85}},
         "command": "python recipes/run_glue_distill.py --task_name sst2",
     }
     (output_dir / "results.json").write_text(json.dumps(results))

@@ -100,7 +100,7 @@ def test_card_metadata_round_trips_through_the_hub(hub, trained_teacher, tokeniz
     trainer = make_trainer(tmp_path / name, trained_teacher, tokenizer, hub_model_id=f"{USER}/{name}")
     teacher_accuracy = 0.9
     trainer.push_to_hub(
-        results={"task": "sst2", "dataset": {"split": "validation"}, "license": "apache-2.0", "metric": "accuracy"},
+        results={"task": "sst2", "eval_split": "validation", "license": "apache-2.0", "main_metric": "accuracy"},
         tags=["sst2"],
     )
     trainer_results = trainer.distillation_results()
@@ -262,10 +262,12 @@ def test_results_json_of_the_run_feeds_the_card(hub, trained_teacher, tokenizer,
     trainer.save_student()
     results = trainer.distillation_results()
     results["teacher"]["metrics"] = {"accuracy": 0.875}
-    results["speedup"] = {"value": 1.75, "hardware": "test CPU", "batch_size": 8, "sequence_length": 16}
+    results.update(inference_speedup=1.75, hardware="test CPU", inference={"batch_size": 8, "repeats": 2})
     (tmp_path / name / "results.json").write_text(json.dumps(results))
     push_student(tmp_path / name, f"{USER}/{name}", token=TOKEN)
     text = ModelCard.load(f"{USER}/{name}").text
-    assert "1.75x faster inference than the teacher" in text and "on test CPU" in text
+    assert "1.75x faster inference than the teacher, measured on test CPU; batch size 8, best of 2." in text
     retention = results["student"]["metrics"]["accuracy"] / 0.875
     assert f"{retention:.1%} of the teacher's accuracy" in text
+    size = (tmp_path / name / "model.safetensors").stat().st_size
+    assert f"| Size on disk | — | {size / 1e6:.1f} MB |" in text

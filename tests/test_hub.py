@@ -1,7 +1,9 @@
 """Pushing students to a local Hub-compatible server (tests/hub_server.py) with the real huggingface_hub client."""
 
 import json
+import os
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -12,7 +14,7 @@ from safetensors.torch import load
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from hf_distill import DistillationDataCollator, DistillationTrainer, HubPushError, push_student
-from hf_distill.hub import student_files
+from hf_distill.hub import describe_model, student_files
 
 from hub_server import TOKEN, USER
 from tiny import quiet_args, sentiment_dataset, tiny_bert
@@ -271,3 +273,30 @@ def test_results_json_of_the_run_feeds_the_card(hub, trained_teacher, tokenizer,
     assert f"{retention:.1%} of the teacher's accuracy" in text
     size = (tmp_path / name / "model.safetensors").stat().st_size
     assert f"| Size on disk | — | {size / 1e6:.1f} MB |" in text
+
+
+@pytest.mark.slow
+def test_real_size_student_round_trips_through_lfs(hub, tmp_path):
+    """A 22M-parameter student (all-MiniLM-L6-v2 with a classifier): an 87 MB LFS upload and download."""
+    models = Path(os.environ.get("HF_DISTILL_MODELS", Path.home() / ".cache" / "hf-distill-models"))
+    if not (models / "minilm-l6" / "config.json").is_file():
+        pytest.skip(f"no minilm-l6 checkpoint in {models} (run ../shared/tools/get-models)")
+    torch.manual_seed(0)
+    student = AutoModelForSequenceClassification.from_pretrained(models / "minilm-l6", num_labels=2)
+    tokenizer = AutoTokenizer.from_pretrained(models / "minilm-l6")
+    output_dir = tmp_path / "run"
+    student.save_pretrained(output_dir)
+    tokenizer.save_pretrained(output_dir)
+    results = {"distill_method": "logit", "task": "sst2", "student": describe_model(student, output_dir)}
+    repo_id = f"{USER}/{unique('minilm-student')}"
+    push_student(output_dir, repo_id, results=results)
+
+    pushed = AutoModelForSequenceClassification.from_pretrained(repo_id)
+    texts = ["a gripping, beautifully acted film", "dull and far too long"]
+    batch = tokenizer(texts, padding=True, return_tensors="pt")
+    with torch.no_grad():
+        assert torch.equal(pushed.eval()(**batch).logits, student.eval()(**batch).logits)
+    card = ModelCard.load(repo_id)
+    assert card.data.license == "apache-2.0"  # from the base checkpoint's own card
+    size = (output_dir / "model.safetensors").stat().st_size
+    assert size > 10 * 1024 * 1024 and f"{size / 1e6:.1f} MB" in card.text

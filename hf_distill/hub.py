@@ -38,7 +38,8 @@ logger = logging.get_logger(__name__)
 
 RESULTS_NAME = "results.json"
 CARD_NAME = "README.md"
-# The top-level files of a saved student that go to the Hub (weights, config, tokenizer, custom code, card, results).
+# The top-level files of a saved student that go to the Hub: weights, config, tokenizer, custom code, card (the run's
+# results.json stays local: it holds machine paths; the card carries its numbers).
 STUDENT_FILE_PATTERNS = (
     "config.json",
     "generation_config.json",
@@ -56,7 +57,6 @@ STUDENT_FILE_PATTERNS = (
     "chat_template.jinja",
     "*.py",
     CARD_NAME,
-    RESULTS_NAME,
 )
 
 
@@ -301,7 +301,7 @@ class HubMixin:
             student.save_pretrained(output_dir)
         elif checkpoint_folder is not None:  # the checkpoint holds exactly the student: copy, don't gather again
             for name in student_files(checkpoint_folder):
-                if name not in (CARD_NAME, RESULTS_NAME):
+                if name != CARD_NAME:
                     shutil.copy(os.path.join(checkpoint_folder, name), os.path.join(output_dir, name))
         tokenizer = self.processing_class or getattr(self.data_collator, "tokenizer", None)
         if tokenizer is not None:
@@ -353,7 +353,8 @@ class HubMixin:
             repo_error = error
         self.create_model_card(results=results, **kwargs)
         if repo_error is not None:
-            raise HubPushError(push_failure_message(repo_error, output_dir, self.args.hub_model_id)) from repo_error
+            target = self.args.hub_model_id or Path(output_dir).absolute().name
+            raise HubPushError(push_failure_message(repo_error, output_dir, target)) from repo_error
         self._finish_current_push()
         try:
             job = hf_api().upload_folder(

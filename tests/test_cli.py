@@ -66,7 +66,7 @@ def test_push_command_pushes_the_student_and_its_card(hub, finished_run, tokeniz
     assert completed.returncode == 0, completed.stderr
     assert f"Pushed {output_dir} to {repo_id}" in completed.stdout
     files = set(HfApi().list_repo_files(repo_id))
-    assert files == {".gitattributes", "README.md", "config.json", "model.safetensors", "results.json"} | {
+    assert files == {".gitattributes", "README.md", "config.json", "model.safetensors"} | {
         "tokenizer.json",
         "tokenizer_config.json",
     }

@@ -119,18 +119,22 @@ def push_student(
             "the recipe saved the student)."
         )
     results = results if results is not None else load_results(output_dir)
-    if results is not None:
-        render_model_card(with_sizes(results, output_dir), repo_id=repo_id).save(output_dir / CARD_NAME)
-    elif CARD_NAME not in files:
+    if results is None and CARD_NAME not in files:
         logger.warning(f"No {RESULTS_NAME} and no {CARD_NAME} in {output_dir}: the student is pushed without a card.")
+
+    def write_card(full_repo_id: str) -> None:
+        if results is not None:
+            render_model_card(with_sizes(results, output_dir), repo_id=full_repo_id).save(output_dir / CARD_NAME)
+
     if api is None:
         from . import __version__
 
         api = HfApi(library_name="hf_distill", library_version=__version__)
     try:
-        repo_url = api.create_repo(repo_id, token=token, private=private, exist_ok=True)
+        repo_id = api.create_repo(repo_id, token=token, private=private, exist_ok=True).repo_id  # with namespace
+        write_card(repo_id)
         return api.upload_folder(
-            repo_id=repo_url.repo_id,
+            repo_id=repo_id,
             folder_path=output_dir,
             allow_patterns=student_files(output_dir),
             commit_message=commit_message,
@@ -138,6 +142,7 @@ def push_student(
             revision=revision,
         )
     except Exception as error:
+        write_card(repo_id)  # the local folder is complete, card included, for the next try
         raise HubPushError(push_failure_message(error, output_dir, repo_id)) from error
 
 

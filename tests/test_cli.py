@@ -83,8 +83,9 @@ def test_push_command_pushes_the_student_and_its_card(hub, finished_run, tokeniz
 def test_push_command_private_flag(hub, finished_run):
     output_dir, _ = finished_run
     repo_id = f"{USER}/cli-private-{uuid.uuid4().hex[:8]}"
-    assert main(["push", str(output_dir), repo_id, "--private"]) == 0
+    assert main(["push", str(output_dir), repo_id.split("/")[1], "--private"]) == 0  # the token's namespace
     assert HfApi().model_info(repo_id).private is True
+    assert f'from_pretrained("{repo_id}")' in ModelCard.load(repo_id).text
 
 
 def test_push_command_with_refused_token_explains(hub, finished_run, capsys):

@@ -140,7 +140,7 @@ class HubHandler(BaseHTTPRequestHandler):
             headers = {"X-Error-Message": error.message, **error.headers}
             if error.code:
                 headers["X-Error-Code"] = error.code
-            status, body = error.status, json.dumps({"error": error.message}).encode()
+            status, body = error.status, json.dumps({"error": error.message, **error.extra}).encode()
             headers.setdefault("Content-Type", "application/json")
         self.hub.state.requests.append((method, split.path, status))
         self.send_response(status)
@@ -247,7 +247,7 @@ class HubHandler(BaseHTTPRequestHandler):
         repo_id = f"{namespace}/{payload['name']}"
         url = f"{self.hub.url}/{URL_PREFIX[repo_type]}{repo_id}"
         if (repo_type, repo_id) in self.hub.state.repos:
-            raise HubError(409, "You already created this model repo", headers={"X-Repo-Url": url})
+            raise HubError(409, "You already created this model repo", url=url)  # the client reads "url" from it
         repo = Repo(repo_id, repo_type, owner=user, private=payload.get("visibility") == "private")
         repo.add_commit(
             "main", "initial commit", {".gitattributes": Blob(data=GITATTRIBUTES, size=len(GITATTRIBUTES))}

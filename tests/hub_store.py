@@ -30,9 +30,11 @@ def now() -> str:
 
 
 class HubError(Exception):
-    def __init__(self, status: int, message: str, code: str | None = None, headers: dict | None = None):
+    """An error answer: status, ``{"error": message, **extra}`` body, ``X-Error-Code``/``X-Error-Message``."""
+
+    def __init__(self, status: int, message: str, code: str | None = None, headers: dict | None = None, **extra):
         super().__init__(message)
-        self.status, self.message, self.code, self.headers = status, message, code, headers or {}
+        self.status, self.message, self.code, self.headers, self.extra = status, message, code, headers or {}, extra
 
 
 @dataclass

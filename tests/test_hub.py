@@ -222,9 +222,14 @@ def test_push_fails_when_server_is_down_and_hf_distill_push_recovers(hub, traine
     torch.testing.assert_close(logits(saved, tokenizer), logits(trainer.model, tokenizer), rtol=0, atol=1e-6)
     assert hub.repo(f"{USER}/{name}") is None
 
-    # The command from the message pushes the saved run, card included.
+    # The command from the message pushes the saved run, card included; pushing again updates the repo.
     commit = push_student(output_dir, f"{USER}/{name}")
     assert commit.oid == hub.repo(f"{USER}/{name}").commit("main").oid
+    (output_dir / "results.json").write_text(json.dumps({**trainer.distillation_results(), "license": "mit"}))
+    again = push_student(output_dir, f"{USER}/{name}")  # the repo exists now (create_repo answers 409)
+    assert again.oid == hub.repo(f"{USER}/{name}").commit("main").oid != commit.oid
+    assert ("POST", "/api/repos/create", 409) in hub.state.requests
+    assert ModelCard.load(f"{USER}/{name}").data.license == "mit"
     from_hub = AutoModelForSequenceClassification.from_pretrained(f"{USER}/{name}")
     assert torch.equal(logits(from_hub, tokenizer), logits(saved, tokenizer))
     assert "hf_distill" in ModelCard.load(f"{USER}/{name}").data.tags

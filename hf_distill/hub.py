@@ -124,7 +124,9 @@ def push_student(
 
     def write_card(full_repo_id: str) -> None:
         if results is not None:
-            render_model_card(with_sizes(results, output_dir), repo_id=full_repo_id).save(output_dir / CARD_NAME)
+            render_model_card(with_checkpoint_facts(results, output_dir), repo_id=full_repo_id).save(
+                output_dir / CARD_NAME
+            )
 
     if api is None:
         from . import __version__
@@ -179,14 +181,25 @@ def describe_model(model: nn.Module, folder: str | Path | None = None) -> dict[s
     return {key: value for key, value in description.items() if value is not None}
 
 
-def with_sizes(results: Mapping[str, Any], output_dir: str | Path) -> dict[str, Any]:
-    """``results`` with the sizes on disk it lacks: the student's saved in ``output_dir``, a local teacher's."""
+def with_checkpoint_facts(results: Mapping[str, Any], output_dir: str | Path) -> dict[str, Any]:
+    """``results`` completed from the saved checkpoints: the student's in ``output_dir``, a local teacher's folder.
+
+    Only what the results lack and the files state: size on disk of the safetensors weights, and the architecture,
+    layer count and width of ``config.json``.
+    """
     results = dict(results)
     for side, folder in (("student", output_dir), ("teacher", (results.get("teacher") or {}).get("name_or_path"))):
-        if isinstance(results.get(side), Mapping) and results[side].get("size_bytes") is None:
-            size = safetensors_bytes(folder)
-            if size is not None:
-                results[side] = {**results[side], "size_bytes": size}
+        if not isinstance(results.get(side), Mapping) or not folder or not Path(folder).is_dir():
+            continue
+        facts = {"size_bytes": safetensors_bytes(folder)}
+        config_path = Path(folder) / "config.json"
+        if config_path.is_file():
+            config = json.loads(config_path.read_text())
+            facts["architecture"] = (config.get("architectures") or [None])[0]
+            facts["num_layers"] = config.get("num_hidden_layers")
+            facts["hidden_size"] = config.get("hidden_size")
+        missing = {key: value for key, value in facts.items() if value is not None and results[side].get(key) is None}
+        results[side] = {**results[side], **missing}
     return results
 
 
@@ -288,7 +301,7 @@ class HubMixin:
         output_dir = Path(self.args.output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)
         repo_id = repo_id or getattr(self, "hub_model_id", None) or self.args.hub_model_id
-        render_model_card(with_sizes(merged, output_dir), repo_id=repo_id).save(output_dir / CARD_NAME)
+        render_model_card(with_checkpoint_facts(merged, output_dir), repo_id=repo_id).save(output_dir / CARD_NAME)
         if not results and (not (output_dir / RESULTS_NAME).exists() or getattr(self, "_wrote_results", False)):
             (output_dir / RESULTS_NAME).write_text(json.dumps(merged, indent=2, default=str))
             self._wrote_results = True

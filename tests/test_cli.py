@@ -78,6 +78,10 @@ def test_push_command_pushes_the_student_and_its_card(hub, finished_run, tokeniz
     assert card.data.eval_results[0].metric_value == 0.85
     assert "python recipes/run_glue_distill.py --task_name sst2" in card.text
     assert f"keeps {0.85 / 0.9:.1%} of the teacher's accuracy" in card.text
+    # What results.json lacks is read from the saved student, not made up: architecture, layers, size on disk.
+    size = (output_dir / "model.safetensors").stat().st_size
+    assert "| Student architecture | `BertForSequenceClassification` |" in card.text
+    assert f"| Size on disk | — | {size / 1e6:.1f} MB |" in card.text and "| Layers | — | 1 |" in card.text
 
 
 def test_push_command_private_flag(hub, finished_run):

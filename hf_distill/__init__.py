@@ -7,7 +7,9 @@ from .augment import AugmentationConfig, Augmenter
 from .cache import TeacherCacheMismatchError, add_teacher_logits, cached_teacher_logits, compute_teacher_logits
 from .data import DistillationDataCollator
 from .glue import GLUE_TASKS, GlueTask, get_task, glue_metrics, load_glue
+from .hub import HubPushError, push_student
 from .layers import AttentionCapture, encoder_layers, map_layers
+from .model_card import render_model_card
 from .students import albert_student, narrow_student, shallow_student
 from .terms import PRESETS, IntermediateTerm
 from .trainer import DistillationTrainer
@@ -28,11 +30,14 @@ __all__ = [
     "glue_metrics",
     "GLUE_TASKS",
     "GlueTask",
+    "HubPushError",
     "IntermediateTerm",
     "load_glue",
     "map_layers",
     "narrow_student",
     "PRESETS",
+    "push_student",
+    "render_model_card",
     "shallow_student",
     "TeacherCacheMismatchError",
     "__version__",

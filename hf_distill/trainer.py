@@ -16,6 +16,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, EvalLoopOutput
 from ._meter import LossMeter
 from .arguments import DistillationTrainingArguments
 from .data import TEACHER_PREFIX, split_teacher_inputs
+from .hub import HubMixin
 from .intermediate import (
     PROJECTIONS_FILE,
     IntermediateDistiller,
@@ -27,7 +28,7 @@ from .losses import hard_label_loss, logit_kd_loss
 from .teacher import check_teacher_student, forward_argument_names, load_teacher, tokenizer_mismatch
 
 
-class DistillationTrainer(Trainer):
+class DistillationTrainer(HubMixin, Trainer):
     """A drop-in `Trainer` that trains ``model`` (the student) to match ``teacher_model`` (METHODS.md section 1).
 
     Per example, with ``z_s``/``z_t`` the student/teacher logits and ``T`` the temperature:

@@ -35,11 +35,10 @@ from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from transformers import TrainingArguments
 
 from .arguments import DistillationTrainingArguments
+from .glue import GLUE_TASKS
 
 TEMPLATE_PATH = Path(__file__).parent / "model_cards" / "distilled_student.md"
 
-GLUE_TASKS = {"cola": "CoLA", "sst2": "SST-2", "mrpc": "MRPC", "qqp": "QQP", "stsb": "STS-B", "mnli": "MNLI"}
-GLUE_TASKS |= {"qnli": "QNLI", "rte": "RTE", "wnli": "WNLI", "ax": "AX"}
 METHODS = {
     "logit": "logit distillation (Hinton et al., 2015): the student matches the teacher's softened outputs",
     "bilstm": "distilled BiLSTM (Tang et al., 2019): a BiLSTM student regresses the teacher's logits",
@@ -117,7 +116,7 @@ def dataset_info(results: Mapping[str, Any]) -> dict[str, str] | None:
     if task in GLUE_TASKS:
         dataset.setdefault("id", "nyu-mll/glue")
         dataset.setdefault("config", task)
-        dataset.setdefault("name", f"GLUE {GLUE_TASKS[task]}")
+        dataset.setdefault("name", f"GLUE {GLUE_TASKS[task].folder}")
     if results.get("eval_split"):
         dataset.setdefault("split", results["eval_split"])
     if not dataset.get("id") and not dataset.get("name"):

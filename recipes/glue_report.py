@@ -20,6 +20,7 @@ import hf_distill
 from hf_distill import DistillationTrainingArguments
 from hf_distill.cache import compute_teacher_logits, teacher_input_columns
 from hf_distill.glue import GlueTask, glue_metrics
+from hf_distill.hub import describe_hardware
 
 RESULTS_FILE = "results.json"
 
@@ -115,6 +116,7 @@ def environment(training_args: DistillationTrainingArguments) -> dict[str, Any]:
         "num_processes": training_args.world_size,
         "device": str(training_args.device),
         "machine": f"{platform.machine()} {platform.processor()} ({os.cpu_count()} CPUs)".replace("  ", " "),
+        "hardware": describe_hardware(training_args.device),
         "versions": {
             "hf_distill": hf_distill.__version__,
             "torch": torch.__version__,

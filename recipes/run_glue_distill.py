@@ -8,7 +8,10 @@ picked by ``--distill_method`` from recipes/methods.py. At the end, ``OUTPUT_DIR
 and the student's dev metrics, retention, parameter counts and compression, the measured inference speedup, train
 time and throughput, and the full configuration; the student (or, with ``--stage teacher``, the fine-tuned teacher)
 is saved in ``OUTPUT_DIR``. Bad input stops the run before training with one line on stderr and exit code 1, and
-no ``results.json`` is left behind.
+no ``results.json`` is left behind. With ``--push_to_hub`` (``--hub_model_id``, ``--hub_private_repo``,
+``--hub_token``) the distilled student alone is pushed once ``results.json`` is written, with a model card made from
+it; if the Hub refuses or cannot be reached, everything stays saved and the message gives the ``hf_distill push``
+command that pushes it again.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import logging
 import os
 import random
+import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -55,6 +59,7 @@ from hf_distill.cache import (  # noqa: E402
     compute_teacher_logits,
 )
 from hf_distill.glue import GlueTask, compute_metrics_fn, get_task, load_glue  # noqa: E402
+from hf_distill.hub import HubPushError, push_student  # noqa: E402
 
 logger = logging.getLogger("run_glue_distill")
 
@@ -292,7 +297,11 @@ def run_distill_stage(model_args, data_args, training_args, method_args, task, t
     train_output = trainer.train()
     export = method.export_student or (lambda trained: trained.accelerator.unwrap_model(trained.model))
     student = export(trainer)
-    trainer.save_model(training_args.output_dir)
+    # Saved without the Trainer's "Model save" push: with --push_to_hub the student goes up once, at the end, with
+    # its card made from results.json. What is saved (and pushed) is the exported student the recipe evaluates.
+    trainer.save_model(training_args.output_dir, _internal_call=True)
+    if student is not trainer.accelerator.unwrap_model(trainer.model) and training_args.process_index == 0:
+        student.save_pretrained(training_args.output_dir)
     student_metrics, _ = evaluate_splits(student, evals_tok, task, tokenizer, "", training_args, "Student")
 
     main = task.main_eval_split
@@ -358,9 +367,11 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         results = run_teacher_stage(model_args, data_args, training_args, task, train, evals)
     else:
         results = run_distill_stage(model_args, data_args, training_args, method_args, task, train, evals)
+    command = argv if argv is not None else sys.argv[1:]
     results = {
         "task": task.name,
         "stage": model_args.stage,
+        "command": shlex.join(["python", "recipes/run_glue_distill.py", *map(str, command)]),
         "eval_split": task.main_eval_split,
         "main_metric": task.main_metric,
         **results,
@@ -370,12 +381,32 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     if training_args.process_index == 0:
         path = write_results(training_args.output_dir, results)
         logger.info("Results in %s", path)
+        if training_args.push_to_hub and model_args.stage == "distill":
+            push_to_hub(training_args, results)
     return results
+
+
+def push_to_hub(training_args: DistillationTrainingArguments, results: dict[str, Any]) -> None:
+    """``--push_to_hub``: the student alone, with the card rendered from ``results`` (hf_distill.hub)."""
+    repo_id = training_args.hub_model_id or Path(training_args.output_dir).absolute().name
+    commit = push_student(
+        training_args.output_dir,
+        repo_id,
+        token=training_args.hub_token,
+        private=training_args.hub_private_repo,
+        revision=training_args.hub_revision,
+        results=results,
+        commit_message="End of training",
+    )
+    logger.info("Pushed the student to %s", commit.commit_url)
 
 
 def main(argv: list[str] | None = None) -> int:
     try:
         run(argv)
+    except HubPushError as error:  # the run is complete and saved; the message says how to push it again
+        print(f"run_glue_distill.py: {error}", file=sys.stderr)
+        return 1
     except (ValueError, OSError) as error:  # bad input: one line, no traceback, no results.json
         if os.environ.get("HF_DISTILL_TRACEBACK"):
             raise

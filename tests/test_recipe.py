@@ -26,7 +26,7 @@ TRAIN_ROWS, EVAL_ROWS = 40, 32
 RESULT_KEYS = {
     "task", "stage", "eval_split", "main_metric", "distill_method", "teacher", "student", "retention",
     "compression_ratio", "inference_speedup", "inference", "train", "teacher_cache", "trained_from_teacher_logits",
-    "num_processes", "device", "machine", "versions", "config",
+    "num_processes", "device", "machine", "hardware", "versions", "config", "command",
 }  # fmt: skip
 
 

@@ -121,8 +121,9 @@ class DistillationTrainer(HubMixin, Trainer):
             return None
         if self.teacher is None:
             raise ValueError(
-                f"{len(terms)} intermediate term(s) are configured but no teacher_model was given: a teacher-output "
-                "cache holds only logits. Pass teacher_model=... or drop the intermediate terms / distill_preset."
+                "Intermediate terms (intermediate_terms / distill_preset) need the teacher's hidden states at "
+                "every step, but no teacher_model was given (a teacher_logits column holds logits only): pass "
+                "teacher_model=..., or drop the intermediate terms."
             )
         intermediate = IntermediateDistiller(terms, args.layer_mapping, self.model, self.teacher)
         intermediate.prepare(self.model, self.teacher)

@@ -67,9 +67,11 @@ logger = logging.getLogger("run_glue_distill")
 # ---- Models and data ----
 
 
-def load_task_teacher(path: str, task: GlueTask) -> PreTrainedModel:
+def load_task_teacher(path: str, task: GlueTask, init_kwargs: dict[str, Any] | None = None) -> PreTrainedModel:
     """The fine-tuned teacher at ``path``; refused when its head is untrained or its labels are not the task's."""
-    teacher, info = AutoModelForSequenceClassification.from_pretrained(path, output_loading_info=True)
+    teacher, info = AutoModelForSequenceClassification.from_pretrained(
+        path, output_loading_info=True, **(init_kwargs or {})
+    )
     prefix = teacher.base_model_prefix
     untrained = [key for key in info.get("missing_keys", ()) if not key.startswith(prefix + ".")]
     if untrained:
@@ -97,7 +99,7 @@ def check_labels(model: PreTrainedModel, task: GlueTask, what: str) -> None:
 def build_student(model_args: ModelArguments, task: GlueTask, teacher: PreTrainedModel) -> PreTrainedModel:
     """The student checkpoint (fresh head) and/or the chosen layers of it or of the teacher."""
     if model_args.student_model_name_or_path is not None:
-        kwargs: dict[str, Any] = {"num_labels": task.num_labels}
+        kwargs: dict[str, Any] = {"num_labels": task.num_labels, "ignore_mismatched_sizes": True}  # a new head
         if task.id2label:
             kwargs.update(id2label=task.id2label, label2id={v: k for k, v in task.id2label.items()})
         source = AutoModelForSequenceClassification.from_pretrained(model_args.student_model_name_or_path, **kwargs)
@@ -222,7 +224,7 @@ def run_teacher_stage(model_args, data_args, training_args, task, train, evals) 
 def run_distill_stage(model_args, data_args, training_args, method_args, task, train, evals) -> dict[str, Any]:
     method = get_method(model_args.distill_method)
     teacher_path = model_args.teacher_model_name_or_path
-    teacher = load_task_teacher(teacher_path, task)
+    teacher = load_task_teacher(teacher_path, task, training_args.teacher_model_init_kwargs)
     teacher_tokenizer = AutoTokenizer.from_pretrained(model_args.teacher_tokenizer_name or teacher_path)
     student_tokenizer_name = model_args.student_tokenizer_name or model_args.student_model_name_or_path
     tokenizer = AutoTokenizer.from_pretrained(student_tokenizer_name) if student_tokenizer_name else teacher_tokenizer

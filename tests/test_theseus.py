@@ -1,5 +1,7 @@
 import copy
 import os
+import re
+import signal
 import socket
 import subprocess
 import sys
@@ -27,7 +29,7 @@ from hf_distill import (
 from hf_distill.theseus import TheseusLayers, theseus_layers
 
 from theseus_distributed_run import run_theseus
-from tiny import sentiment_dataset
+from tiny import sentiment_dataset, tokenized
 
 ROWS = ["good movie and great plot", "dull boring film", "the actor was bad but the scene was nice"]
 
@@ -323,8 +325,16 @@ def test_two_processes_draw_alike_and_match_one_process(tmp_path):
     command += [str(script), str(tmp_path / "ddp"), "4"]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
     env.update(CUDA_VISIBLE_DEVICES="", ACCELERATE_USE_CPU="true")  # two gloo processes on the CPU
-    completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
-    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    # Ranks whose draws differ build different graphs and DDP hangs: time out and end the whole process group.
+    launch = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        stdout, stderr = launch.communicate(timeout=180)
+    except subprocess.TimeoutExpired:
+        os.killpg(launch.pid, signal.SIGKILL)
+        stdout, stderr = launch.communicate()
+    assert launch.returncode == 0, stdout[-3000:] + stderr[-3000:]
     ranks = [torch.load(tmp_path / "ddp" / f"result-{rank}.pt") for rank in (0, 1)]
 
     assert [r["num_processes"] for r in ranks] == [2, 2]
@@ -422,3 +432,23 @@ def test_a_step_that_draws_no_successor_trains_nothing_and_does_not_fail(tmp_pat
     assert all(p.grad is None for p in model.parameters())
     assert all(torch.equal(value, before[key]) for key, value in model.state_dict().items())
     assert [log["replacement_rate"] for log in trainer.state.log_history if "loss" in log] == [0.0, 0.0]
+
+
+def test_readme_example_runs_on_tiny_models(tmp_path, tokenizer, trained_teacher, monkeypatch):
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    example = next(
+        block for block in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "theseus_model(" in block
+    )
+    trained_teacher.save_pretrained(tmp_path / "teacher")
+    tokenizer.save_pretrained(tmp_path / "teacher")
+    example = example.replace('"fine-tuned-teacher-checkpoint"', repr(str(tmp_path / "teacher")))
+    example = example.replace("num_successor_layers=3", "num_successor_layers=2")  # the tiny teacher has 4 layers
+    monkeypatch.chdir(tmp_path)
+    namespace = {
+        "train": tokenized(sentiment_dataset(32, seed=1), tokenizer).remove_columns("sentence"),
+        "dev": tokenized(sentiment_dataset(16, seed=2), tokenizer).remove_columns("sentence"),
+    }
+    exec(compile(example, "README.md", "exec"), namespace)
+    assert namespace["trainer"].state.global_step == 8  # 32 rows, batch 8, 2 epochs
+    loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path / "theseus" / "successor")
+    assert loaded.config.num_hidden_layers == 2

@@ -3,17 +3,47 @@
 __version__ = "0.1.0"
 
 from .arguments import DistillationTrainingArguments
+from .augment import AugmentationConfig, Augmenter
+from .cache import TeacherCacheMismatchError, add_teacher_logits, cached_teacher_logits, compute_teacher_logits
 from .data import DistillationDataCollator
+from .glue import GLUE_TASKS, GlueTask, get_task, glue_metrics, load_glue
+from .hub import HubPushError, push_student
+from .layers import AttentionCapture, encoder_layers, map_layers
+from .model_card import render_model_card
+from .students import albert_student, narrow_student, shallow_student
+from .terms import PRESETS, IntermediateTerm
 from .theseus import ReplacementScheduler, TheseusArguments, export_successor, theseus_model
 from .trainer import DistillationTrainer
 
 __all__ = [
+    "add_teacher_logits",
+    "albert_student",
+    "AttentionCapture",
+    "AugmentationConfig",
+    "Augmenter",
+    "cached_teacher_logits",
+    "compute_teacher_logits",
     "DistillationDataCollator",
     "DistillationTrainer",
     "DistillationTrainingArguments",
-    "ReplacementScheduler",
-    "TheseusArguments",
+    "encoder_layers",
     "export_successor",
+    "get_task",
+    "glue_metrics",
+    "GLUE_TASKS",
+    "GlueTask",
+    "HubPushError",
+    "IntermediateTerm",
+    "load_glue",
+    "map_layers",
+    "narrow_student",
+    "PRESETS",
+    "push_student",
+    "render_model_card",
+    "ReplacementScheduler",
+    "shallow_student",
+    "TeacherCacheMismatchError",
     "theseus_model",
+    "TheseusArguments",
     "__version__",
 ]

@@ -34,40 +34,21 @@ import torch
 from torch import nn
 from transformers import PreTrainedModel, TrainerCallback
 from transformers.trainer_callback import ExportableState
-from transformers.utils import logging
 
-logger = logging.get_logger(__name__)
+from .layers import encoder_layers, encoder_layers_prefix
 
 SUCCESSOR_INITS = ("first", "group_first", "group_last")
 SCHEDULES = ("constant", "linear")
 
 
 # ---- Encoder layer access ----
-# TODO(merge): replace with hf_distill.layers.encoder_layers (issue 3's contract) once it is on main.
-
-
-def _encoder_layers(model: nn.Module) -> nn.ModuleList:
-    """The encoder's list of transformer layers (BERT, RoBERTa, ELECTRA, MPNet: ``encoder.layer``; DistilBERT:
-    ``transformer.layer``). Raises a ValueError naming the architecture when there is none."""
-    base = getattr(model, "base_model", model)
-    for owner_name, list_name in (("encoder", "layer"), ("transformer", "layer")):
-        layers = getattr(getattr(base, owner_name, None), list_name, None)
-        if isinstance(layers, nn.ModuleList):
-            return layers
-    raise ValueError(
-        f"Cannot find the encoder layers of {type(model).__name__}: BERT-of-Theseus supports encoders with "
-        "`encoder.layer` (BERT, RoBERTa, ELECTRA, MPNet) or `transformer.layer` (DistilBERT)."
-    )
 
 
 def _layer_list_location(model: nn.Module) -> tuple[str, nn.Module, str]:
     """``(qualified name, owning module, attribute)`` of the encoder's layer list inside ``model``."""
-    layers = _encoder_layers(model)
-    for name, module in model.named_modules():
-        if module is layers:
-            owner_name, _, attribute = name.rpartition(".")
-            return name, model.get_submodule(owner_name), attribute
-    raise ValueError(f"The encoder layers of {type(model).__name__} are not a registered submodule.")
+    name = encoder_layers_prefix(model)
+    owner_name, _, attribute = name.rpartition(".")
+    return name, model.get_submodule(owner_name), attribute
 
 
 # ---- The wrapper ----
@@ -172,7 +153,7 @@ def theseus_model(
         The predecessor's model class with its layer list replaced by [`TheseusLayers`]; only successor parameters
         require gradients. In eval mode it computes the successor model's outputs.
     """
-    layers = _encoder_layers(predecessor)
+    layers = encoder_layers(predecessor)
     if isinstance(layers, TheseusLayers):
         raise ValueError("The predecessor is already a BERT-of-Theseus model; pass the fine-tuned model itself.")
     groups = _groups(len(layers), num_successor_layers, predecessor_groups)
@@ -199,7 +180,7 @@ def theseus_layers(model: nn.Module) -> TheseusLayers:
     """The [`TheseusLayers`] of a model made by [`theseus_model`] (unwrapped from DDP etc. when needed)."""
     model = getattr(model, "module", model)
     try:
-        layers = _encoder_layers(model)
+        layers = encoder_layers(model)
     except ValueError:
         layers = None
     if not isinstance(layers, TheseusLayers):
@@ -415,76 +396,88 @@ def _kwargs(values: dict) -> str:
 
 @dataclass
 class TheseusArguments:
-    """BERT-of-Theseus settings (METHODS.md section 8), parsable with `HfArgumentParser` next to the
-    `TrainingArguments`. [`build_model`] wraps the predecessor; [`scheduler`] gives the [`ReplacementScheduler`]."""
+    """BERT-of-Theseus settings (METHODS.md section 8) for `HfArgumentParser`, next to the `TrainingArguments`
+    (prefixed ``theseus_`` so they can share a parser with other methods' settings). Valid at their defaults;
+    [`build_model`] wraps the predecessor (and needs ``theseus_successor_layers`` or ``theseus_predecessor_groups``),
+    [`scheduler`] gives the [`ReplacementScheduler`]."""
 
-    num_successor_layers: int | None = field(
+    theseus_successor_layers: int | None = field(
         default=None,
-        metadata={"help": "Number n of successor layers; must divide the predecessor's layer count."},
+        metadata={"help": "BERT-of-Theseus: number n of successor layers; must divide the predecessor's layers."},
     )
-    predecessor_groups: str | None = field(
+    theseus_predecessor_groups: str | None = field(
         default=None,
         metadata={
-            "help": "Instead of an even split: the predecessor layers of each module as a JSON list of consecutive "
-            "groups, e.g. '[[0, 1], [2, 3, 4], [5]]'."
+            "help": "BERT-of-Theseus: instead of an even split, the predecessor layers of each module as a JSON list "
+            "of consecutive groups, e.g. '[[0, 1], [2, 3, 4], [5]]'."
         },
     )
-    successor_init: str = field(
+    theseus_successor_init: str = field(
         default="first",
         metadata={
-            "help": "Predecessor layer each successor is copied from: 'first' (layers 0..n-1, the authors' code), "
-            "'group_first', 'group_last', or a JSON list of n layer indices such as '[0, 2, 4]'."
+            "help": "BERT-of-Theseus: predecessor layer each successor is copied from: 'first' (layers 0..n-1, the "
+            "authors' code), 'group_first', 'group_last', or a JSON list of n layer indices such as '[0, 2, 4]'."
         },
     )
-    replacement_rate: float = field(
+    theseus_replacement_rate: float = field(
         default=0.5,
-        metadata={"help": "Replacement probability p in [0, 1] (constant schedule), or the base rate b (linear)."},
+        metadata={
+            "help": "BERT-of-Theseus: replacement probability p in [0, 1] (constant), or the base rate b (linear)."
+        },
     )
-    replacement_schedule: str = field(
+    theseus_schedule: str = field(
         default="constant",
-        metadata={"help": "'constant' p, or 'linear': p_t = min(1, k * t + b).", "choices": list(SCHEDULES)},
+        metadata={
+            "help": "BERT-of-Theseus: 'constant' p, or 'linear': p_t = min(1, k * t + b).",
+            "choices": list(SCHEDULES),
+        },
     )
-    replacement_slope: float | None = field(
+    theseus_slope: float | None = field(
         default=None,
-        metadata={"help": "k > 0 of the linear curriculum, per optimizer step."},
+        metadata={"help": "BERT-of-Theseus: k > 0 of the linear curriculum, per optimizer step."},
     )
-    replacing_steps: float | None = field(
+    theseus_replacing_steps: float | None = field(
         default=None,
         metadata={
-            "help": "Constant schedule: optimizer steps at rate p before successor fine-tuning (p = 1); a value "
-            "in (0, 1) is a fraction of the run. None: rate p for the whole run."
+            "help": "BERT-of-Theseus, constant schedule: optimizer steps at rate p before successor fine-tuning "
+            "(p = 1); a value in (0, 1) is a fraction of the run. None: rate p for the whole run."
         },
     )
 
     def __post_init__(self) -> None:
-        if isinstance(self.predecessor_groups, str):
-            self.predecessor_groups = _json_list(self.predecessor_groups, "predecessor_groups")
-        if isinstance(self.successor_init, str) and self.successor_init.lstrip().startswith("["):
-            self.successor_init = _json_list(self.successor_init, "successor_init")
-        if isinstance(self.successor_init, str) and self.successor_init not in SUCCESSOR_INITS:
+        if isinstance(self.theseus_predecessor_groups, str):
+            self.theseus_predecessor_groups = _json_list(self.theseus_predecessor_groups, "theseus_predecessor_groups")
+        init = self.theseus_successor_init
+        if isinstance(init, str) and init.lstrip().startswith("["):
+            self.theseus_successor_init = _json_list(init, "theseus_successor_init")
+        elif isinstance(init, str) and init not in SUCCESSOR_INITS:
             raise ValueError(
-                f"successor_init={self.successor_init!r} is not one of {', '.join(SUCCESSOR_INITS)} or a JSON list."
+                f"theseus_successor_init={init!r} is not one of {', '.join(SUCCESSOR_INITS)} or a JSON list."
             )
-        if isinstance(self.replacing_steps, float) and self.replacing_steps >= 1:
-            if not self.replacing_steps.is_integer():
-                raise ValueError(f"replacing_steps={self.replacing_steps} must be an integer or in (0, 1).")
-            self.replacing_steps = int(self.replacing_steps)
-        if self.num_successor_layers is None and self.predecessor_groups is None:
-            raise ValueError("BERT-of-Theseus needs num_successor_layers (or predecessor_groups).")
-        self.scheduler()  # validates rate, schedule, slope and replacing_steps
+        steps = self.theseus_replacing_steps
+        if isinstance(steps, float) and steps >= 1:
+            if not steps.is_integer():
+                raise ValueError(f"theseus_replacing_steps={steps} must be an integer or in (0, 1).")
+            self.theseus_replacing_steps = int(steps)
+        self.scheduler()  # validates rate, schedule, slope and replacing steps
 
     def scheduler(self) -> ReplacementScheduler:
         return ReplacementScheduler(
-            self.replacement_rate, self.replacement_schedule, self.replacement_slope, self.replacing_steps
+            self.theseus_replacement_rate, self.theseus_schedule, self.theseus_slope, self.theseus_replacing_steps
         )
 
     def build_model(self, predecessor: PreTrainedModel) -> PreTrainedModel:
+        if self.theseus_successor_layers is None and self.theseus_predecessor_groups is None:
+            raise ValueError(
+                "BERT-of-Theseus needs theseus_successor_layers (e.g. 3 for a 6-layer predecessor) or "
+                "theseus_predecessor_groups."
+            )
         return theseus_model(
             predecessor,
-            self.num_successor_layers,
-            predecessor_groups=self.predecessor_groups,
-            successor_init=self.successor_init,
-            replacement_rate=self.replacement_rate,
+            self.theseus_successor_layers,
+            predecessor_groups=self.theseus_predecessor_groups,
+            successor_init=self.theseus_successor_init,
+            replacement_rate=self.theseus_replacement_rate,
         )
 
 

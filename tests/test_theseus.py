@@ -370,7 +370,7 @@ def test_bad_wrapper_input_raises_value_errors(trained_teacher):
         theseus_model(trained_teacher, 2, successor_init=[0, 7])
     with pytest.raises(ValueError, match="already a BERT-of-Theseus model"):
         theseus_model(theseus_model(trained_teacher, 2), 2)
-    with pytest.raises(ValueError, match="Cannot find the encoder layers of Linear"):
+    with pytest.raises(ValueError, match="Linear .* is not supported for layer access"):
         theseus_model(torch.nn.Linear(2, 2), 1)
     with pytest.raises(ValueError, match="is not a BERT-of-Theseus model"):
         theseus_layers(trained_teacher)
@@ -400,38 +400,31 @@ def test_bad_schedule_input_raises_value_errors(tmp_path, tokenizer, trained_tea
 
 def test_arguments_parse_from_the_command_line_and_validate(trained_teacher):
     (parsed,) = HfArgumentParser(TheseusArguments).parse_args_into_dataclasses(
-        ["--num_successor_layers", "2", "--successor_init", "[1, 3]", "--replacement_schedule", "linear",
-         "--replacement_rate", "0.3", "--replacement_slope", "0.01"]
+        ["--theseus_successor_layers", "2", "--theseus_successor_init", "[1, 3]", "--theseus_schedule", "linear",
+         "--theseus_replacement_rate", "0.3", "--theseus_slope", "0.01"]
     )  # fmt: skip
-    assert parsed.successor_init == [1, 3]
+    assert parsed.theseus_successor_init == [1, 3]
     scheduler = parsed.scheduler()
     assert (scheduler.schedule, scheduler.replacement_rate, scheduler.slope) == ("linear", 0.3, 0.01)
     model = parsed.build_model(trained_teacher)
     assert same_weights(theseus_layers(model)[0].successor, trained_teacher.bert.encoder.layer[1])
 
-    assert TheseusArguments(num_successor_layers=2, replacing_steps=100.0).replacing_steps == 100
-    groups = TheseusArguments(predecessor_groups="[[0], [1, 2, 3]]")
+    assert TheseusArguments(theseus_replacing_steps=100.0).theseus_replacing_steps == 100
+    groups = TheseusArguments(theseus_predecessor_groups="[[0], [1, 2, 3]]")
     assert [len(m.predecessor) for m in theseus_layers(groups.build_model(trained_teacher))] == [1, 3]
-    with pytest.raises(ValueError, match="needs num_successor_layers"):
-        TheseusArguments()
-    with pytest.raises(ValueError, match="predecessor_groups='\\[\\[0\\]' is not valid JSON"):
-        TheseusArguments(predecessor_groups="[[0]")
+    defaults = TheseusArguments()  # valid, so that it can sit in a parser shared with other methods
+    with pytest.raises(ValueError, match="needs theseus_successor_layers"):
+        defaults.build_model(trained_teacher)
+    with pytest.raises(ValueError, match="theseus_predecessor_groups='\\[\\[0\\]' is not valid JSON"):
+        TheseusArguments(theseus_predecessor_groups="[[0]")
+    with pytest.raises(ValueError, match="theseus_successor_init='middle'"):
+        TheseusArguments(theseus_successor_init="middle")
     with pytest.raises(ValueError, match="slope=-1.0 must be > 0"):
-        TheseusArguments(num_successor_layers=2, replacement_schedule="linear", replacement_slope=-1.0)
+        TheseusArguments(theseus_schedule="linear", theseus_slope=-1.0)
     with pytest.raises(ValueError, match="replacement_rate=2.0"):
-        TheseusArguments(num_successor_layers=2, replacement_rate=2.0)
-    with pytest.raises(ValueError, match="replacing_steps=2.5"):
-        TheseusArguments(num_successor_layers=2, replacing_steps=2.5)
-
-
-def test_a_step_that_draws_no_successor_trains_nothing_and_does_not_fail(tmp_path, tokenizer, trained_teacher):
-    model = theseus_model(trained_teacher, 2)
-    before = copy.deepcopy(model.state_dict())
-    trainer = make_trainer(tmp_path, tokenizer, model, ReplacementScheduler(0.0), max_steps=2, logging_steps=1)
-    trainer.train()
-    assert all(p.grad is None for p in model.parameters())
-    assert all(torch.equal(value, before[key]) for key, value in model.state_dict().items())
-    assert [log["replacement_rate"] for log in trainer.state.log_history if "loss" in log] == [0.0, 0.0]
+        TheseusArguments(theseus_replacement_rate=2.0)
+    with pytest.raises(ValueError, match="theseus_replacing_steps=2.5"):
+        TheseusArguments(theseus_replacing_steps=2.5)
 
 
 def test_readme_example_runs_on_tiny_models(tmp_path, tokenizer, trained_teacher, monkeypatch):

@@ -40,6 +40,7 @@ from hf_distill import (
     DistillationTrainingArguments,
     ReplacementScheduler,
     export_successor,
+    shallow_student,
     theseus_model,
 )
 
@@ -54,13 +55,11 @@ def read_sst2(split: str) -> list[dict]:
         return [{"sentence": row["sentence"], "label": int(row["label"])} for row in reader]
 
 
-def shallow_student(seed: int) -> torch.nn.Module:
-    """Pretrained MiniLM-L6 keeping layers KEEP, fresh classifier (issue 3's students.shallow_student, inlined)."""
+def make_student(seed: int) -> torch.nn.Module:
+    """Pretrained MiniLM-L6 with a fresh classifier (drawn with ``seed``), keeping layers KEEP."""
     torch.manual_seed(seed)
-    model = AutoModelForSequenceClassification.from_pretrained(MODELS / "minilm-l6", num_labels=2)
-    model.bert.encoder.layer = torch.nn.ModuleList([model.bert.encoder.layer[i] for i in KEEP])
-    model.config.num_hidden_layers = len(KEEP)
-    return model
+    source = AutoModelForSequenceClassification.from_pretrained(MODELS / "minilm-l6", num_labels=2)
+    return shallow_student(source, KEEP)
 
 
 def accuracy(model: torch.nn.Module, tokenizer, rows: list[dict], batch_size: int = 64) -> float:
@@ -124,7 +123,7 @@ def main() -> None:
     methods = options.methods.split(",")
 
     if "alone" in methods:
-        student = shallow_student(seed=0)
+        student = make_student(seed=0)
         trainer = Trainer(
             model=student, args=TrainingArguments(**common_args("/tmp/hf_distill_sst2_theseus/alone")),
             train_dataset=train, data_collator=collator,
@@ -134,7 +133,7 @@ def main() -> None:
         results[name]["dev_acc"] = accuracy(student, tokenizer, dev)
 
     if "kd" in methods:
-        student = shallow_student(seed=0)
+        student = make_student(seed=0)
         args = DistillationTrainingArguments(
             **common_args("/tmp/hf_distill_sst2_theseus/kd"), temperature=2.0, alpha=0.5
         )

@@ -11,6 +11,8 @@ import pytest
 import torch
 from transformers import (
     AutoModelForSequenceClassification,
+    DistilBertConfig,
+    DistilBertForSequenceClassification,
     HfArgumentParser,
     MPNetConfig,
     MPNetForSequenceClassification,
@@ -64,6 +66,15 @@ def encode(tokenizer):
     return dict(tokenizer(ROWS, padding=True, return_tensors="pt"))
 
 
+def tiny_distilbert(tokenizer, layers: int = 4) -> DistilBertForSequenceClassification:
+    torch.manual_seed(4)
+    config = DistilBertConfig(
+        vocab_size=len(tokenizer), dim=32, n_layers=layers, n_heads=4, hidden_dim=64, max_position_embeddings=64,
+        pad_token_id=tokenizer.pad_token_id, num_labels=2, dropout=0.0, attention_dropout=0.0,
+    )  # fmt: skip
+    return DistilBertForSequenceClassification(config)
+
+
 def tiny_mpnet(tokenizer, layers: int = 4) -> MPNetForSequenceClassification:
     torch.manual_seed(3)
     config = MPNetConfig(
@@ -96,8 +107,10 @@ def test_groups_and_successor_initialisation(tokenizer, trained_teacher, init, s
         assert same_weights(module.successor, predecessor_layers[source])
         assert module.successor is not predecessor_layers[source]
     assert all(torch.equal(trained_teacher.state_dict()[k], v) for k, v in before.items())  # predecessor untouched
-    assert isinstance(trained_teacher.bert.encoder.layer, torch.nn.ModuleList)
     assert not isinstance(trained_teacher.bert.encoder.layer, TheseusLayers)
+    in_place = copy.deepcopy(trained_teacher)
+    assert theseus_model(in_place, 2, copy_predecessor=False) is in_place
+    assert isinstance(in_place.bert.encoder.layer, TheseusLayers)
 
 
 def test_uneven_groups_from_a_mapping(trained_teacher):
@@ -182,8 +195,9 @@ def test_a_draw_happens_once_per_training_forward_only(tokenizer, trained_teache
     assert layers.forwards_in_step == 2
 
 
-def test_bert_and_mpnet_exports_load_with_auto_and_give_the_successor_logits(tmp_path, tokenizer, trained_teacher):
-    for name, predecessor in (("bert", trained_teacher), ("mpnet", tiny_mpnet(tokenizer))):
+def test_exports_load_with_auto_and_give_the_successor_logits(tmp_path, tokenizer, trained_teacher):
+    predecessors = {"bert": trained_teacher, "mpnet": tiny_mpnet(tokenizer), "distilbert": tiny_distilbert(tokenizer)}
+    for name, predecessor in predecessors.items():
         model = theseus_model(predecessor, 2, successor_init="group_last")
         trainer = make_trainer(tmp_path / name, tokenizer, model, ReplacementScheduler(0.5), max_steps=4)
         trainer.train()
@@ -195,7 +209,7 @@ def test_bert_and_mpnet_exports_load_with_auto_and_give_the_successor_logits(tmp
         loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path / f"{name}-export")
         assert type(loaded) is type(predecessor)
         assert sum(p.numel() for p in loaded.parameters()) < sum(p.numel() for p in predecessor.parameters())
-        inputs = encode(tokenizer)
+        inputs = {k: v for k, v in encode(tokenizer).items() if k != "token_type_ids" or name == "bert"}
         with torch.no_grad():
             expected = model.eval()(**inputs).logits
             torch.testing.assert_close(exported(**inputs).logits, expected)

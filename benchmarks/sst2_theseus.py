@@ -102,6 +102,7 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=0.5, help="p (constant) or b (linear)")
     parser.add_argument("--slope", type=float, default=None, help="k of the linear curriculum, per step")
     parser.add_argument("--replacing_steps", type=float, default=0.5, help="constant: steps (or fraction) at p")
+    parser.add_argument("--theseus_lr", type=float, default=5e-5, help="Theseus learning rate (others: 5e-5)")
     parser.add_argument("--train_rows", type=int, default=2000)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--results", default=None, help="JSON file: rows from earlier runs are kept and printed")
@@ -129,8 +130,8 @@ def main() -> None:
             train_dataset=train, data_collator=collator,
         )  # fmt: skip
         name = "student alone (3 layers)"
-        results[name] = row(name, student, 0.0, *train_timed(trainer))
-        results[name]["dev_acc"] = accuracy(student, tokenizer, dev)
+        timing = train_timed(trainer)
+        results[name] = row(name, student, accuracy(student, tokenizer, dev), *timing)
 
     if "kd" in methods:
         student = make_student(seed=0)
@@ -141,8 +142,8 @@ def main() -> None:
             model=student, teacher_model=teacher, args=args, train_dataset=train, data_collator=collator
         )
         name = "logit KD, T=2 alpha=0.5 (3 layers)"
-        results[name] = row(name, student, 0.0, *train_timed(trainer))
-        results[name]["dev_acc"] = accuracy(student, tokenizer, dev)
+        timing = train_timed(trainer)
+        results[name] = row(name, student, accuracy(student, tokenizer, dev), *timing)
 
     if "theseus" in methods:
         model = theseus_model(teacher, 3, successor_init=options.successor_init)
@@ -151,8 +152,9 @@ def main() -> None:
         if replacing_steps is not None and replacing_steps >= 1:
             replacing_steps = int(replacing_steps)
         scheduler = ReplacementScheduler(options.rate, options.schedule, options.slope, replacing_steps)
+        theseus_args = {**common_args("/tmp/hf_distill_sst2_theseus/theseus"), "learning_rate": options.theseus_lr}
         trainer = Trainer(
-            model=model, args=TrainingArguments(**common_args("/tmp/hf_distill_sst2_theseus/theseus")),
+            model=model, args=TrainingArguments(**theseus_args),
             train_dataset=train, data_collator=collator, callbacks=[scheduler],
         )  # fmt: skip
         timing = train_timed(trainer)
@@ -168,7 +170,7 @@ def main() -> None:
             schedule = f"p=min(1, {options.slope}*t+{options.rate})"
         name = f"  successors at init ({options.successor_init}), untrained"
         results[name] = row(name, successor, at_init, None, None)
-        name = f"BERT-of-Theseus, init {options.successor_init}, {schedule} (3 layers)"
+        name = f"BERT-of-Theseus, init {options.successor_init}, {schedule}, lr {options.theseus_lr:g} (3 layers)"
         results[name] = row(name, successor, accuracy(successor, tokenizer, dev), *timing)
 
     if options.results:

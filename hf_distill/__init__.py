@@ -12,6 +12,7 @@ from .layers import AttentionCapture, encoder_layers, map_layers
 from .model_card import render_model_card
 from .students import albert_student, narrow_student, shallow_student
 from .terms import PRESETS, IntermediateTerm
+from .theseus import ReplacementScheduler, TheseusArguments, export_successor, theseus_model
 from .trainer import DistillationTrainer
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "DistillationTrainer",
     "DistillationTrainingArguments",
     "encoder_layers",
+    "export_successor",
     "get_task",
     "glue_metrics",
     "GLUE_TASKS",
@@ -38,7 +40,10 @@ __all__ = [
     "PRESETS",
     "push_student",
     "render_model_card",
+    "ReplacementScheduler",
     "shallow_student",
     "TeacherCacheMismatchError",
+    "theseus_model",
+    "TheseusArguments",
     "__version__",
 ]

@@ -23,7 +23,7 @@ from typing import Any
 import datasets
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer
 
-from hf_distill import DistillationTrainer, DistillationTrainingArguments
+from hf_distill import DistillationTrainer, DistillationTrainingArguments, TheseusArguments, export_successor
 from hf_distill.glue import GlueTask
 
 
@@ -111,5 +111,51 @@ register(
         "distill_preset's intermediate terms when set.",
         build_trainer=_distillation_trainer,
         supports_teacher_cache=_logits_only,
+    )
+)
+
+
+# ---- BERT-of-Theseus (issue 5) ----
+
+
+def _theseus_student(context: MethodContext) -> PreTrainedModel:
+    """The teacher (predecessor) wrapped for module replacement; its successors are what gets exported."""
+    model_args, data_args = context.model_args, context.data_args
+    if model_args.student_model_name_or_path or model_args.student_layers or model_args.student_tokenizer_name:
+        raise ValueError(
+            "distill_method='theseus' builds its successor layers from the teacher's own layers: drop "
+            "student_model_name_or_path, student_layers and student_tokenizer_name, and set theseus_successor_layers."
+        )
+    if data_args.augment_copies > 0 and not data_args.augment_hard_labels:
+        raise ValueError(
+            "distill_method='theseus' trains on the task loss only, so augmented rows need labels: set "
+            "augment_hard_labels=true (the teacher's predictions) or augment_copies=0."
+        )
+    return (context.method_args or TheseusArguments()).build_model(context.teacher)
+
+
+def _theseus_trainer(context: MethodContext) -> Trainer:
+    # Task loss only, the predecessor inside the model: the plain Trainer, with the replacement-rate callback.
+    return Trainer(
+        model=context.student,
+        args=context.training_args,
+        train_dataset=context.train_dataset,
+        eval_dataset=context.eval_dataset,
+        data_collator=context.data_collator,
+        processing_class=context.tokenizer,
+        compute_metrics=context.compute_metrics,
+        callbacks=[*context.callbacks, (context.method_args or TheseusArguments()).scheduler()],
+    )
+
+
+register(
+    Method(
+        name="theseus",
+        help="BERT-of-Theseus (Xu et al.): the teacher's layer groups are replaced at random (rate p) by successor "
+        "layers, which alone train on the task loss; the exported student has the successor layers only.",
+        build_trainer=_theseus_trainer,
+        arguments=TheseusArguments,
+        build_student=_theseus_student,
+        export_student=lambda trainer: export_successor(trainer.accelerator.unwrap_model(trainer.model)),
     )
 )

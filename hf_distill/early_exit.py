@@ -76,6 +76,20 @@ def normalized_entropy(logits: torch.Tensor) -> torch.Tensor:
     return (log_p.exp() * log_p).sum(-1) / math.log(1.0 / num_classes)
 
 
+def exit_rule(layer_logits: torch.Tensor, speed: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """The exit decision applied to every classifier's logits ``[L, b, C]`` (all layers computed): per example, the
+    first layer ``l < L`` with ``U_l < speed``, else ``L``. Returns ``(exit_layers [b] (1-based), logits [b, C])``,
+    what adaptive inference computes while skipping the layers after the exit."""
+    num_layers, batch_size = layer_logits.shape[:2]
+    exit_layers = torch.full((batch_size,), num_layers, dtype=torch.long, device=layer_logits.device)
+    if num_layers > 1:
+        confident = normalized_entropy(layer_logits[:-1]) < check_speed(speed)  # [L - 1, b]
+        first = confident.float().argmax(0)  # first True (0 when none)
+        exit_layers = torch.where(confident.any(0), first + 1, exit_layers)
+    logits = layer_logits[exit_layers - 1, torch.arange(batch_size, device=layer_logits.device)]
+    return exit_layers, logits
+
+
 def check_speed(speed: Any) -> float:
     """``speed`` as a float, or a ValueError when it is not a number in [0, 1]."""
     if isinstance(speed, bool) or not isinstance(speed, (int, float)) or not 0.0 <= speed <= 1.0:

@@ -12,7 +12,7 @@ learning rate than the protocol's 5e-5 since the branches start from scratch and
 Then, on the full SST-2 dev set (872 rows), for each ``--speeds`` value: accuracy, average layers, FLOPs relative
 to the full model, and wall-clock speedup over the exported backbone at batch 1 and batch 32, timed side by side in
 this process (``--threads`` torch threads, minimum over ``--repeats`` rounds). Writes ``results.json`` and
-``fastbert_sst2.png`` to ``--output_dir`` and prints the table.
+``fastbert_speed_curve.png`` to ``--output_dir`` and prints the table.
 """
 
 from __future__ import annotations
@@ -31,7 +31,7 @@ import torch
 from transformers import AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
 
 from hf_distill.early_exit import FastBertForSequenceClassification, FastBertStageCallback
-from hf_distill.early_exit_report import format_report, plot_speed_curve, speed_report
+from hf_distill.early_exit_report import format_report, write_speed_results
 
 GLUE = Path(os.environ.get("HF_DISTILL_GLUE", "/work/shared/data/glue"))
 
@@ -112,21 +112,18 @@ def main() -> None:
         return
     model = FastBertForSequenceClassification.from_pretrained(model_dir)
     dev = encode(dev_rows, with_labels=True)
-    rows = speed_report(
-        model, dev, collator, args.speeds, batch_sizes=args.batch_sizes,
+    speed = write_speed_results(
+        model, dev, collator, args.speeds, str(output_dir), batch_sizes=args.batch_sizes,
         timing_rows=dict(zip(args.batch_sizes, args.timing_rows)), repeats=args.repeats, label_column="labels",
+        title="FastBERT on SST-2 dev (MiniLM-L6 teacher)",
     )  # fmt: skip
-    print(format_report(rows))
-    full = rows[0]
-    qualifying = [r for r in rows[1:] if r["layer_reduction"] >= 2 and r["accuracy"] >= full["accuracy"] - 0.01]
+    print(format_report(speed["speed_table"]))
     results.update(
-        teacher=args.teacher, eval={"dataset": "SST-2 dev", "rows": len(dev)}, speed_table=rows,
-        best_2x_within_1_point=max(qualifying, key=lambda r: r["layer_reduction"]) if qualifying else None,
+        teacher=args.teacher, eval={"dataset": "SST-2 dev", "rows": len(dev)}, **speed,
         machine={"platform": platform.platform(), "cpus": os.cpu_count(), "torch_threads": args.threads},
         report_seconds=time.perf_counter() - started,
     )  # fmt: skip
     results_path.write_text(json.dumps(results, indent=2))
-    plot_speed_curve(rows, str(output_dir / "fastbert_sst2.png"), title="FastBERT on SST-2 dev (MiniLM-L6 teacher)")
     print(json.dumps({k: results[k] for k in ("best_2x_within_1_point", "report_seconds")}, indent=2))
 
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -224,3 +225,35 @@ def plot_speed_curve(rows: Sequence[dict[str, float]], path: str, title: str = "
     figure.savefig(path, dpi=120)
     plt.close(figure)
     return path
+
+
+def write_speed_results(
+    model: FastBertForSequenceClassification,
+    features: Sequence[dict[str, Any]],
+    collate: Callable[[list[dict[str, Any]]], dict[str, torch.Tensor]],
+    speeds: Sequence[float],
+    output_dir: str,
+    batch_sizes: Sequence[int] = (1, 32),
+    timing_rows: Mapping[int, int] | int | None = None,
+    repeats: int = 1,
+    label_column: str = "label",
+    title: str = "FastBERT",
+) -> dict[str, Any]:
+    """`speed_report` + `plot_speed_curve` for a training recipe: returns ``{"speed_table": rows, "speed_curve":
+    "<output_dir>/fastbert_speed_curve.png", "best_2x_within_1_point": row or None}`` for its ``results.json``.
+
+    ``best_2x_within_1_point`` is the row with the largest layer reduction among those running at least 2x fewer
+    layers than the full model while losing at most 1 point of accuracy (the target of the FastBERT issue).
+    """
+    rows = speed_report(
+        model, features, collate, speeds, batch_sizes=batch_sizes, timing_rows=timing_rows, repeats=repeats,
+        label_column=label_column,
+    )  # fmt: skip
+    full = rows[0]
+    qualifying = [r for r in rows[1:] if r["layer_reduction"] >= 2 and r["accuracy"] >= full["accuracy"] - 0.01]
+    path = plot_speed_curve(rows, str(Path(output_dir) / "fastbert_speed_curve.png"), title=title)
+    return {
+        "speed_table": rows,
+        "speed_curve": path,
+        "best_2x_within_1_point": max(qualifying, key=lambda r: r["layer_reduction"]) if qualifying else None,
+    }

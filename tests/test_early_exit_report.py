@@ -12,6 +12,7 @@ from hf_distill.early_exit_report import (
     layer_flops,
     plot_speed_curve,
     speed_report,
+    write_speed_results,
 )
 
 from tiny import sentiment_dataset, tiny_bert, tokenized
@@ -96,6 +97,20 @@ def test_plot_writes_a_png(fastbert, tokenizer, tmp_path):
     path = plot_speed_curve(rows, str(tmp_path / "curve.png"))
     with open(path, "rb") as handle:
         assert handle.read(8) == b"\x89PNG\r\n\x1a\n"
+
+
+def test_write_speed_results_picks_the_best_qualifying_row(fastbert, tokenizer, tmp_path):
+    data = tokenized(sentiment_dataset(24, seed=2), tokenizer).remove_columns(["sentence"])
+    results = write_speed_results(
+        fastbert, data, DataCollatorWithPadding(tokenizer), [0.0, 0.5, 1.0], str(tmp_path), batch_sizes=(8,)
+    )
+    assert results["speed_curve"] == str(tmp_path / "fastbert_speed_curve.png")
+    assert (tmp_path / "fastbert_speed_curve.png").exists()
+    rows, best = results["speed_table"], results["best_2x_within_1_point"]
+    full = rows[0]["accuracy"]
+    qualifying = [r for r in rows[1:] if r["layer_reduction"] >= 2 and r["accuracy"] >= full - 0.01]
+    assert best == (max(qualifying, key=lambda r: r["layer_reduction"]) if qualifying else None)
+    assert rows[3]["avg_layers"] == 1.0  # speed 1: U < 1 unless a branch is exactly uniform
 
 
 def test_speed_report_bad_input(fastbert, tokenizer):

@@ -195,6 +195,7 @@ class FastBertForSequenceClassification(PreTrainedModel):
     main_input_name = "input_ids"
     _supports_sdpa = True
     _supports_attention_backend = True
+    accepts_loss_kwargs = False  # forward returns a batch mean: the Trainer scales it for gradient accumulation
 
     def __init__(self, config: FastBertConfig):
         super().__init__(config)
@@ -425,14 +426,14 @@ class FastBertStageCallback(TrainerCallback):
 
     def on_train_begin(self, args, state, control, model=None, lr_scheduler=None, train_dataloader=None, **kwargs):
         fastbert = _fastbert(model)
-        if self.backbone_epochs > 0 and self.backbone_epochs >= args.num_train_epochs and args.max_steps <= 0:
-            raise ValueError(
-                f"backbone_epochs={self.backbone_epochs} leaves no step for stage 2 (num_train_epochs="
-                f"{args.num_train_epochs}); set num_train_epochs above backbone_epochs."
-            )
         batches = len(train_dataloader) if train_dataloader is not None else state.max_steps
         steps_per_epoch = max(math.ceil(batches / args.gradient_accumulation_steps), 1)
-        self.boundary = min(math.ceil(self.backbone_epochs * steps_per_epoch), state.max_steps)
+        self.boundary = math.ceil(self.backbone_epochs * steps_per_epoch)
+        if self.boundary >= state.max_steps:
+            raise ValueError(
+                f"backbone_epochs={self.backbone_epochs} ({self.boundary} steps) leaves no step for stage 2 out of "
+                f"{state.max_steps}: set num_train_epochs (or max_steps) above it."
+            )
         if isinstance(lr_scheduler, torch.optim.lr_scheduler.LambdaLR):
             lr_scheduler.lr_lambdas = [
                 _StagedSchedule(getattr(fn, "schedule", fn), self.boundary, state.max_steps)

@@ -310,6 +310,19 @@ def test_stage_callback_trains_backbone_then_only_branches(tokenizer, tmp_path):
     assert len(losses) == 8
 
 
+def test_stage_callback_refuses_a_run_without_stage_two(tokenizer, tmp_path):
+    model = FastBertForSequenceClassification.from_backbone(tiny_bert(tokenizer, layers=2))
+    data = tokenized(sentiment_dataset(32), tokenizer).remove_columns(["sentence"])
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    trainer = Trainer(
+        model=model, args=_training_args(tmp_path, num_train_epochs=2), train_dataset=data,
+        data_collator=DataCollatorWithPadding(tokenizer), callbacks=[FastBertStageCallback(backbone_epochs=2)],
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="backbone_epochs=2.0 \\(4 steps\\) leaves no step for stage 2 out of 4"):
+        trainer.train()
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())  # no step was taken
+
+
 def test_stage_two_loss_is_the_library_self_distillation_loss_without_labels(tokenizer):
     model = FastBertForSequenceClassification.from_backbone(tiny_bert(tokenizer, layers=3))
     sharpen_branches(model, 30.0)

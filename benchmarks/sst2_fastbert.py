@@ -46,7 +46,7 @@ def main() -> None:
     parser.add_argument("--teacher", default="/work/artifacts/teachers/minilm-sst2")
     parser.add_argument("--output_dir", default="/tmp/fastbert_sst2")
     parser.add_argument("--unlabeled_rows", type=int, default=8000)
-    parser.add_argument("--stage2_epochs", type=float, default=2.0)
+    parser.add_argument("--stage2_epochs", type=float, default=1.0)
     parser.add_argument("--stage2_lr", type=float, default=1e-3)
     parser.add_argument("--branch_pooling", default="mean", choices=["mean", "cls"])
     parser.add_argument("--speeds", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])

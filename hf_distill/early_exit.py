@@ -436,7 +436,7 @@ class FastBertStageCallback(TrainerCallback):
             )
         if isinstance(lr_scheduler, torch.optim.lr_scheduler.LambdaLR):
             lr_scheduler.lr_lambdas = [
-                _StagedSchedule(getattr(fn, "schedule", fn), self.boundary, state.max_steps)
+                _staged_schedule(getattr(fn, "schedule", fn), self.boundary, state.max_steps)
                 for fn in lr_scheduler.lr_lambdas
             ]
         fastbert.set_training_stage("branches" if state.global_step >= self.boundary else "backbone")
@@ -447,17 +447,18 @@ class FastBertStageCallback(TrainerCallback):
             fastbert.set_training_stage("branches")
 
 
-class _StagedSchedule:
-    """``schedule`` replayed over [0, boundary) and again over [boundary, total): the step is rescaled so each
-    stage sees the whole schedule (a picklable callable object, so LambdaLR can checkpoint it)."""
+def _staged_schedule(schedule: Any, boundary: int, total: int) -> Any:
+    """``schedule`` replayed over [0, boundary) and again over [boundary, total): the step is rescaled so each stage
+    sees the whole schedule. A plain function, so `LambdaLR.state_dict` stores nothing of it (checkpoints stay
+    loadable with ``weights_only=True``); a resume wraps the fresh schedule again in ``on_train_begin``."""
 
-    def __init__(self, schedule: Any, boundary: int, total: int):
-        self.schedule, self.boundary, self.total = schedule, boundary, total
+    def staged(step: int) -> float:
+        if step < boundary:
+            return schedule(step * total / boundary)
+        return schedule((step - boundary) * total / max(total - boundary, 1))
 
-    def __call__(self, step: int) -> float:
-        if step < self.boundary:
-            return self.schedule(step * self.total / self.boundary)
-        return self.schedule((step - self.boundary) * self.total / max(self.total - self.boundary, 1))
+    staged.schedule = schedule
+    return staged
 
 
 def _fastbert(model: Any) -> FastBertForSequenceClassification:

@@ -310,6 +310,37 @@ def test_stage_callback_trains_backbone_then_only_branches(tokenizer, tmp_path):
     assert len(losses) == 8
 
 
+def test_resume_past_the_boundary_restarts_in_stage_two_with_the_same_schedule(tokenizer, tmp_path):
+    data = tokenized(sentiment_dataset(64, seed=3), tokenizer).rename_column("label", "labels")
+    data = data.remove_columns(["sentence"])
+
+    def run(output_dir, resume=None, **overrides):
+        model = FastBertForSequenceClassification.from_backbone(tiny_bert(tokenizer, layers=3))
+        lrs = {}
+
+        class Record(FastBertStageCallback):
+            def on_step_begin(self, args, state, control, model=None, **kwargs):
+                super().on_step_begin(args, state, control, model=model, **kwargs)
+                lrs[state.global_step] = (model.training_stage, kwargs["optimizer"].param_groups[0]["lr"])
+
+        args = _training_args(output_dir, num_train_epochs=2, **overrides)
+        trainer = Trainer(
+            model=model, args=args, train_dataset=data, data_collator=DataCollatorWithPadding(tokenizer),
+            callbacks=[Record(backbone_epochs=1)],
+        )  # fmt: skip
+        trainer.train(resume_from_checkpoint=resume)
+        return model, lrs
+
+    straight, straight_lrs = run(tmp_path / "a", save_strategy="steps", save_steps=5)
+    resumed, resumed_lrs = run(tmp_path / "b", resume=str(tmp_path / "a" / "checkpoint-5"))
+    assert sorted(resumed_lrs) == [5, 6, 7]
+    for step in (5, 6, 7):
+        assert resumed_lrs[step][0] == "branches"
+        assert resumed_lrs[step][1] == pytest.approx(straight_lrs[step][1])
+    for key, value in straight.state_dict().items():
+        torch.testing.assert_close(resumed.state_dict()[key], value)
+
+
 def test_stage_callback_refuses_a_run_without_stage_two(tokenizer, tmp_path):
     model = FastBertForSequenceClassification.from_backbone(tiny_bert(tokenizer, layers=2))
     data = tokenized(sentiment_dataset(32), tokenizer).remove_columns(["sentence"])

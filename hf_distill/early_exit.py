@@ -414,14 +414,20 @@ class FastBertStageCallback(TrainerCallback):
     At the boundary step it freezes the backbone and final classifier (``set_training_stage("branches")``); on a
     resume past the boundary it freezes at once. With a `LambdaLR` schedule (every ``lr_scheduler_type`` but
     plateau), each stage gets the whole schedule compressed into its own steps (warm-up, decay to 0), so stage 2
-    does not start at the tail of stage 1's decay. ``backbone_epochs=0`` runs stage 2 alone (a model whose backbone
-    is already fine-tuned).
+    does not start at the tail of stage 1's decay, and stage 2's rates are multiplied by ``branches_lr_scale`` (fresh
+    branch classifiers usually want a larger rate than fine-tuning, e.g. 1e-3 against 5e-5: scale 20).
+    ``backbone_epochs=0`` runs stage 2 alone (a model whose backbone is already fine-tuned).
     """
 
-    def __init__(self, backbone_epochs: float = 0.0):
+    def __init__(self, backbone_epochs: float = 0.0, branches_lr_scale: float = 1.0):
         if isinstance(backbone_epochs, bool) or not isinstance(backbone_epochs, (int, float)) or backbone_epochs < 0:
             raise ValueError(f"backbone_epochs={backbone_epochs!r} must be a number >= 0 (0 = stage 2 only).")
+        if isinstance(branches_lr_scale, bool) or not isinstance(branches_lr_scale, (int, float)):
+            raise ValueError(f"branches_lr_scale={branches_lr_scale!r} must be a number > 0.")
+        if not branches_lr_scale > 0:
+            raise ValueError(f"branches_lr_scale={branches_lr_scale!r} must be a number > 0.")
         self.backbone_epochs = float(backbone_epochs)
+        self.branches_lr_scale = float(branches_lr_scale)
         self.boundary: int | None = None
 
     def on_train_begin(self, args, state, control, model=None, lr_scheduler=None, train_dataloader=None, **kwargs):
@@ -436,7 +442,7 @@ class FastBertStageCallback(TrainerCallback):
             )
         if isinstance(lr_scheduler, torch.optim.lr_scheduler.LambdaLR):
             lr_scheduler.lr_lambdas = [
-                _staged_schedule(getattr(fn, "schedule", fn), self.boundary, state.max_steps)
+                _staged_schedule(getattr(fn, "schedule", fn), self.boundary, state.max_steps, self.branches_lr_scale)
                 for fn in lr_scheduler.lr_lambdas
             ]
         fastbert.set_training_stage("branches" if state.global_step >= self.boundary else "backbone")
@@ -447,15 +453,16 @@ class FastBertStageCallback(TrainerCallback):
             fastbert.set_training_stage("branches")
 
 
-def _staged_schedule(schedule: Any, boundary: int, total: int) -> Any:
-    """``schedule`` replayed over [0, boundary) and again over [boundary, total): the step is rescaled so each stage
-    sees the whole schedule. A plain function, so `LambdaLR.state_dict` stores nothing of it (checkpoints stay
-    loadable with ``weights_only=True``); a resume wraps the fresh schedule again in ``on_train_begin``."""
+def _staged_schedule(schedule: Any, boundary: int, total: int, scale: float = 1.0) -> Any:
+    """``schedule`` replayed over [0, boundary) and again, times ``scale``, over [boundary, total): the step is
+    rescaled so each stage sees the whole schedule. A plain function, so `LambdaLR.state_dict` stores nothing of it
+    (checkpoints stay loadable with ``weights_only=True``); a resume wraps the fresh schedule again in
+    ``on_train_begin``."""
 
     def staged(step: int) -> float:
         if step < boundary:
             return schedule(step * total / boundary)
-        return schedule((step - boundary) * total / max(total - boundary, 1))
+        return scale * schedule((step - boundary) * total / max(total - boundary, 1))
 
     staged.schedule = schedule
     return staged

@@ -214,6 +214,8 @@ def test_bad_speed_and_unsupported_backbone_raise(tokenizer):
         FastBertConfig(encoder_config=tiny_bert(tokenizer).config.to_dict(), branch_pooling="max")
     with pytest.raises(ValueError, match="backbone_epochs=-1"):
         FastBertStageCallback(backbone_epochs=-1)
+    with pytest.raises(ValueError, match="branches_lr_scale=0"):
+        FastBertStageCallback(branches_lr_scale=0)
 
 
 def test_backbone_without_accessible_layers_raises(tokenizer, monkeypatch):
@@ -286,7 +288,7 @@ def test_stage_callback_trains_backbone_then_only_branches(tokenizer, tmp_path):
     args = _training_args(tmp_path, num_train_epochs=2)  # 4 steps per epoch
     trainer = Trainer(
         model=model, args=args, train_dataset=data, data_collator=DataCollatorWithPadding(tokenizer),
-        callbacks=[Watch(backbone_epochs=1)],
+        callbacks=[Watch(backbone_epochs=1, branches_lr_scale=2)],
     )  # fmt: skip
     trainer.train()
     assert [snapshots[s][0] for s in range(8)] == ["backbone"] * 4 + ["branches"] * 4
@@ -303,7 +305,7 @@ def test_stage_callback_trains_backbone_then_only_branches(tokenizer, tmp_path):
     assert not model.backbone.training and model.branches.training  # frozen teacher: no dropout in stage 2
     # Each stage gets the whole (linear) schedule: full lr at its first step, decaying inside it.
     lrs = [snapshots[s][2][0] for s in range(8)]
-    assert lrs[0] == pytest.approx(3e-3) and lrs[4] == pytest.approx(3e-3)
+    assert lrs[0] == pytest.approx(3e-3) and lrs[4] == pytest.approx(2 * 3e-3)  # stage 2: branches_lr_scale=2
     assert lrs[3] < lrs[2] < lrs[1] < lrs[0] and lrs[7] < lrs[6] < lrs[5] < lrs[4]
     # Logged losses: cross-entropy then the self-distillation sum.
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]

@@ -51,7 +51,7 @@ def main() -> None:
     parser.add_argument("--branch_pooling", default="mean", choices=["mean", "cls"])
     parser.add_argument("--speeds", type=float, nargs="+", default=[0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9])
     parser.add_argument("--batch_sizes", type=int, nargs="+", default=[1, 32])
-    parser.add_argument("--timing_rows", type=int, nargs="+", default=[128, 256], help="timed dev rows per batch size")
+    parser.add_argument("--timing_rows", type=int, nargs="+", default=[96, 192], help="timed dev rows per batch size")
     parser.add_argument("--repeats", type=int, default=2)
     parser.add_argument(
         "--steps",

@@ -6,6 +6,8 @@ from .arguments import DistillationTrainingArguments
 from .augment import AugmentationConfig, Augmenter
 from .cache import TeacherCacheMismatchError, add_teacher_logits, cached_teacher_logits, compute_teacher_logits
 from .data import DistillationDataCollator
+from .early_exit import FastBertConfig, FastBertForSequenceClassification, FastBertStageCallback
+from .early_exit_report import plot_speed_curve, speed_report
 from .glue import GLUE_TASKS, GlueTask, get_task, glue_metrics, load_glue
 from .hub import HubPushError, push_student
 from .layers import AttentionCapture, encoder_layers, map_layers
@@ -28,6 +30,9 @@ __all__ = [
     "DistillationTrainingArguments",
     "encoder_layers",
     "export_successor",
+    "FastBertConfig",
+    "FastBertForSequenceClassification",
+    "FastBertStageCallback",
     "get_task",
     "glue_metrics",
     "GLUE_TASKS",
@@ -37,11 +42,13 @@ __all__ = [
     "load_glue",
     "map_layers",
     "narrow_student",
+    "plot_speed_curve",
     "PRESETS",
     "push_student",
     "render_model_card",
     "ReplacementScheduler",
     "shallow_student",
+    "speed_report",
     "TeacherCacheMismatchError",
     "theseus_model",
     "TheseusArguments",

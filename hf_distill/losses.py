@@ -122,6 +122,34 @@ def hard_label_loss(
     )
 
 
+def self_distillation_loss(
+    branch_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    reduction: Reduction = "mean",
+) -> torch.Tensor:
+    """FastBERT self-distillation (Liu et al., 2020), METHODS.md section 9: ``sum_i KL(p_i || p_t)``.
+
+    Shapes: ``branch_logits`` is ``[K, batch, C]`` (the logits of the ``K`` branch classifiers), ``teacher_logits``
+    ``[batch, C]`` (the final classifier, detached: the teacher gets no gradient), ``mask`` ``[batch]``. With
+    ``p_i = softmax(z_i)`` and ``p_t = softmax(z_t)``, per example:
+
+        sum_i sum_c p_i,c * (log p_i,c - log p_t,c)
+
+    (the paper's direction: the branch's distribution first, unlike `logit_kd_loss`). No labels and no temperature.
+    Computed in float32; ``"mean"`` averages the per-example sums over the kept examples.
+    """
+    if branch_logits.dim() != 3 or branch_logits.shape[1:] != teacher_logits.shape:
+        raise ValueError(
+            f"branch_logits must be [K, batch, C] with [batch, C] = the teacher's {tuple(teacher_logits.shape)}, got "
+            f"{tuple(branch_logits.shape)}."
+        )
+    log_p_branch = F.log_softmax(branch_logits.float(), dim=-1)
+    log_p_teacher = F.log_softmax(teacher_logits.detach().float(), dim=-1).unsqueeze(0)
+    per_item = (log_p_branch.exp() * (log_p_branch - log_p_teacher)).sum(-1).sum(0)
+    return reduce_items(per_item, mask, reduction)
+
+
 # ---- Intermediate-representation losses (METHODS.md sections 3-7) ----
 #
 # Conventions shared by the functions below: hidden states are ``[batch, seq, width]``, attention maps and scores

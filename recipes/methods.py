@@ -12,18 +12,29 @@ student evaluation, timing, ``results.json``. Optional hooks:
 - ``export_student``: the model to evaluate and save after training (default: the trained ``trainer.model``).
 - ``supports_teacher_cache``: whether, for these training arguments, the method needs nothing from the teacher but
   its logits, so a teacher-output cache (``--teacher_cache_dir``) can replace the teacher at training time.
+- ``report``: extra results after the student's evaluation (``(trainer, context, student) -> dict``), written to
+  ``results.json`` under ``method_results`` (e.g. FastBERT's speed table).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import datasets
-from transformers import PreTrainedModel, PreTrainedTokenizerBase, Trainer
+from transformers import DataCollatorWithPadding, PreTrainedModel, PreTrainedTokenizerBase, Trainer, TrainerCallback
 
-from hf_distill import DistillationTrainer, DistillationTrainingArguments, TheseusArguments, export_successor
+from hf_distill import (
+    DistillationTrainer,
+    DistillationTrainingArguments,
+    FastBertForSequenceClassification,
+    FastBertStageCallback,
+    TheseusArguments,
+    export_successor,
+)
+from hf_distill.early_exit import BRANCH_POOLINGS, check_speed
+from hf_distill.early_exit_report import write_speed_results
 from hf_distill.glue import GlueTask
 
 
@@ -59,6 +70,7 @@ class Method:
     build_student: Callable[[MethodContext], PreTrainedModel] | None = None
     export_student: Callable[[Trainer], PreTrainedModel] | None = None
     supports_teacher_cache: Callable[[DistillationTrainingArguments], bool] = lambda training_args: False
+    report: Callable[[Trainer, MethodContext, PreTrainedModel], dict[str, Any]] | None = None
 
 
 METHODS: dict[str, Method] = {}
@@ -157,5 +169,145 @@ register(
         arguments=TheseusArguments,
         build_student=_theseus_student,
         export_student=lambda trainer: export_successor(trainer.accelerator.unwrap_model(trainer.model)),
+    )
+)
+
+
+# ---- FastBERT (METHODS.md section 9) ----
+
+
+@dataclass
+class FastBertArguments:
+    """``--distill_method fastbert``: early exits trained by self-distillation, then the speed table."""
+
+    fastbert_backbone: str = field(
+        default="student",
+        metadata={
+            "help": "What gets the branch classifiers: 'student' (the recipe's student, usually a pre-trained "
+            "checkpoint: stage 1 fine-tunes it for fastbert_backbone_epochs, then stage 2) or 'teacher' (a copy of "
+            "the fine-tuned teacher: stage 2 only, fastbert_backbone_epochs must be 0).",
+            "choices": ["student", "teacher"],
+        },
+    )
+    fastbert_backbone_epochs: float = field(
+        default=2.0,
+        metadata={"help": "Epochs of stage 1 (task fine-tuning); the rest of num_train_epochs is stage 2."},
+    )
+    fastbert_branches_learning_rate: float | None = field(
+        default=1e-3,
+        metadata={"help": "Peak learning rate of stage 2 (fresh branches); None: the run's learning_rate."},
+    )
+    fastbert_speed: float = field(
+        default=0.5,
+        metadata={"help": "Exit threshold in [0, 1] saved in the model's config and used to evaluate the student."},
+    )
+    fastbert_speeds: list[float] = field(
+        default_factory=lambda: [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
+        metadata={"help": "Speeds of the speed table and curve (results.json method_results, the PNG)."},
+    )
+    fastbert_branch_hidden_size: int = field(default=128, metadata={"help": "Width of each branch classifier."})
+    fastbert_branch_pooling: str = field(
+        default="mean", metadata={"help": "What a branch reads.", "choices": list(BRANCH_POOLINGS)}
+    )
+    fastbert_timing_batch_sizes: list[int] = field(
+        default_factory=lambda: [1, 32], metadata={"help": "Batch sizes the speed table times."}
+    )
+    fastbert_timing_rows: list[int] = field(
+        default_factory=lambda: [128, 256],
+        metadata={"help": "Evaluation rows timed at each of fastbert_timing_batch_sizes (accuracy uses them all)."},
+    )
+    fastbert_timing_repeats: int = field(default=2, metadata={"help": "Timing rounds (minimum taken)."})
+
+    def __post_init__(self) -> None:
+        if self.fastbert_backbone not in ("student", "teacher"):
+            raise ValueError(f"fastbert_backbone={self.fastbert_backbone!r} is not one of 'student', 'teacher'.")
+        if self.fastbert_backbone == "teacher" and self.fastbert_backbone_epochs != 0:
+            raise ValueError(
+                f"fastbert_backbone='teacher' wraps an already fine-tuned model: stage 1 must be skipped, set "
+                f"fastbert_backbone_epochs=0 (got {self.fastbert_backbone_epochs})."
+            )
+        check_speed(self.fastbert_speed)
+        for speed in self.fastbert_speeds:
+            check_speed(speed)
+        if len(self.fastbert_timing_rows) != len(self.fastbert_timing_batch_sizes):
+            raise ValueError(
+                f"fastbert_timing_rows={self.fastbert_timing_rows} needs one row count per batch size in "
+                f"fastbert_timing_batch_sizes={self.fastbert_timing_batch_sizes}."
+            )
+        if self.fastbert_branches_learning_rate is not None and not self.fastbert_branches_learning_rate > 0:
+            raise ValueError(f"fastbert_branches_learning_rate={self.fastbert_branches_learning_rate} must be > 0.")
+
+
+class _SaveSpeed(TrainerCallback):
+    """Train and evaluate during training with every layer (speed 0: untrained branches must not decide exits);
+    record the chosen speed in the config at the end, so the saved and evaluated student uses it."""
+
+    def __init__(self, speed: float):
+        self.speed = speed
+
+    def on_train_end(self, args, state, control, model=None, **kwargs):
+        model.config.speed = self.speed
+
+
+def _fastbert_student(context: MethodContext) -> PreTrainedModel:
+    options: FastBertArguments = context.method_args
+    if options.fastbert_backbone == "teacher":
+        backbone = context.teacher
+    else:
+        from run_glue_distill import build_student  # the recipe's own student options
+
+        if context.model_args.student_model_name_or_path is None and context.model_args.student_layers is None:
+            raise ValueError(
+                "fastbert_backbone='student' needs a student: set student_model_name_or_path (e.g. a pre-trained"
+                " checkpoint) and/or student_layers, or use fastbert_backbone='teacher' with"
+                " fastbert_backbone_epochs=0."
+            )
+
+        backbone = build_student(context.model_args, context.task, context.teacher)
+    return FastBertForSequenceClassification.from_backbone(
+        backbone, speed=0.0, branch_hidden_size=options.fastbert_branch_hidden_size,
+        branch_pooling=options.fastbert_branch_pooling,
+    )  # fmt: skip
+
+
+def _fastbert_trainer(context: MethodContext) -> Trainer:
+    options: FastBertArguments = context.method_args
+    rate = options.fastbert_branches_learning_rate
+    stages = FastBertStageCallback(
+        backbone_epochs=options.fastbert_backbone_epochs,
+        branches_lr_scale=rate / context.training_args.learning_rate if rate else 1.0,
+    )
+    return Trainer(  # the teacher is the model's own last classifier: a plain Trainer, the model computes its loss
+        model=context.student,
+        args=context.training_args,
+        train_dataset=context.train_dataset,
+        eval_dataset=context.eval_dataset,
+        data_collator=context.data_collator,
+        processing_class=context.tokenizer,
+        compute_metrics=context.compute_metrics,
+        callbacks=[*context.callbacks, stages, _SaveSpeed(options.fastbert_speed)],
+    )
+
+
+def _fastbert_report(trainer: Trainer, context: MethodContext, student: PreTrainedModel) -> dict[str, Any]:
+    options: FastBertArguments = context.method_args
+    return write_speed_results(
+        student, context.eval_dataset, DataCollatorWithPadding(context.tokenizer), options.fastbert_speeds,
+        context.training_args.output_dir, batch_sizes=options.fastbert_timing_batch_sizes,
+        timing_rows=dict(zip(options.fastbert_timing_batch_sizes, options.fastbert_timing_rows)),
+        repeats=options.fastbert_timing_repeats, title=f"FastBERT on {context.task.name}",
+    )  # fmt: skip
+
+
+register(
+    Method(
+        name="fastbert",
+        help="FastBERT (Liu et al.): a branch classifier after every layer; stage 1 fine-tunes backbone + final "
+        "classifier, stage 2 trains the branches on sum_i KL(p_i || p_final); adaptive exits at fastbert_speed; "
+        "results.json method_results holds the speed table and the accuracy-vs-speedup PNG.",
+        build_trainer=_fastbert_trainer,
+        arguments=FastBertArguments,
+        build_student=_fastbert_student,
+        report=_fastbert_report,
     )
 )

@@ -305,6 +305,9 @@ def run_distill_stage(model_args, data_args, training_args, method_args, task, t
     if student is not trainer.accelerator.unwrap_model(trainer.model) and training_args.process_index == 0:
         student.save_pretrained(training_args.output_dir)
     student_metrics, _ = evaluate_splits(student, evals_tok, task, tokenizer, "", training_args, "Student")
+    method_results = None
+    if method.report is not None and training_args.process_index == 0:
+        method_results = method.report(trainer, context, student)
 
     main = task.main_eval_split
     speed = {"teacher_seconds": None, "student_seconds": None}
@@ -350,6 +353,7 @@ def run_distill_stage(model_args, data_args, training_args, method_args, task, t
         "train": {**train_summary(train_output, trainer, len(train_tok)), "augmented_rows": augmented_rows},
         "teacher_cache": cache_info,
         "trained_from_teacher_logits": use_logits,
+        **({"method_results": method_results} if method.report is not None else {}),
     }
 
 

@@ -4,11 +4,19 @@ __version__ = "0.1.0"
 
 from .arguments import DistillationTrainingArguments
 from .data import DistillationDataCollator
+from .layers import AttentionCapture, encoder_layers, map_layers
+from .students import albert_student, narrow_student, shallow_student
 from .trainer import DistillationTrainer
 
 __all__ = [
+    "AttentionCapture",
     "DistillationDataCollator",
     "DistillationTrainer",
     "DistillationTrainingArguments",
     "__version__",
+    "albert_student",
+    "encoder_layers",
+    "map_layers",
+    "narrow_student",
+    "shallow_student",
 ]

@@ -6,6 +6,7 @@ from .arguments import DistillationTrainingArguments
 from .data import DistillationDataCollator
 from .layers import AttentionCapture, encoder_layers, map_layers
 from .students import albert_student, narrow_student, shallow_student
+from .terms import PRESETS, IntermediateTerm
 from .trainer import DistillationTrainer
 
 __all__ = [
@@ -13,6 +14,8 @@ __all__ = [
     "DistillationDataCollator",
     "DistillationTrainer",
     "DistillationTrainingArguments",
+    "IntermediateTerm",
+    "PRESETS",
     "__version__",
     "albert_student",
     "encoder_layers",

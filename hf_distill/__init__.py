@@ -4,11 +4,14 @@ __version__ = "0.1.0"
 
 from .arguments import DistillationTrainingArguments
 from .data import DistillationDataCollator
+from .metadistil import MetaDistilTrainer, MetaDistilTrainingArguments
 from .trainer import DistillationTrainer
 
 __all__ = [
     "DistillationDataCollator",
     "DistillationTrainer",
     "DistillationTrainingArguments",
+    "MetaDistilTrainer",
+    "MetaDistilTrainingArguments",
     "__version__",
 ]

@@ -40,8 +40,9 @@ def shuffled_train(start: int, stop: int) -> datasets.Dataset:
     return datasets.Dataset.from_list(rows[start:stop])
 
 
-def dev_set() -> datasets.Dataset:
-    return datasets.Dataset.from_list(sst2_rows("dev"))
+def dev_set(rows: int | None = None) -> datasets.Dataset:
+    """The SST-2 dev set (all 872 rows unless ``rows``, for smoke runs)."""
+    return datasets.Dataset.from_list(sst2_rows("dev")[:rows])
 
 
 def three_layer_student(teacher: PreTrainedModel, seed: int = 0) -> PreTrainedModel:

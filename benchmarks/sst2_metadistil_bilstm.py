@@ -77,6 +77,14 @@ class TimeBudget(TrainerCallback):
             control.should_training_stop = True
 
 
+def budget_args(args: argparse.Namespace) -> dict:
+    """Checkpoint settings for a run that may be stopped by the time budget, and ``--max-steps`` when given."""
+    values = {"save_total_limit": 1}
+    if args.max_steps:
+        values["max_steps"] = args.max_steps
+    return values
+
+
 def common_args(output_dir: Path, **overrides) -> dict:
     values = dict(
         output_dir=str(output_dir),
@@ -94,6 +102,16 @@ def common_args(output_dir: Path, **overrides) -> dict:
     )
     values.update(overrides)
     return values
+
+
+def train_resumable(trainer: Trainer, run_dir: Path) -> str | None | bool:
+    """Train, resuming from ``run_dir``'s last checkpoint; False when the time budget stopped it before the end."""
+    checkpoint = get_last_checkpoint(str(run_dir)) if run_dir.is_dir() else None
+    trainer.train(resume_from_checkpoint=checkpoint)
+    if trainer.state.global_step < trainer.state.max_steps:
+        print(f"stopped at step {trainer.state.global_step}/{trainer.state.max_steps} (time budget); run again")
+        return False
+    return checkpoint
 
 
 def load_teacher():
@@ -114,39 +132,48 @@ def finish(trainer: Trainer, started: float, extra: dict) -> dict:
 def run_alone(out: Path, args: argparse.Namespace) -> dict:
     tokenizer, teacher = load_teacher()
     started = time.monotonic()
+    run_dir = out / "alone_run"
     trainer = Trainer(
         model=three_layer_student(teacher),
-        args=TrainingArguments(**common_args(out / "alone_run"), remove_unused_columns=False),
-        train_dataset=shuffled_train(0, 2000),
-        eval_dataset=dev_set(),
+        args=TrainingArguments(**common_args(run_dir, **budget_args(args)), remove_unused_columns=False),
+        train_dataset=shuffled_train(0, args.train_rows),
+        eval_dataset=dev_set(args.dev_rows),
         data_collator=DistillationDataCollator(tokenizer, text_fields=["sentence"], max_length=MAX_LENGTH),
         compute_metrics=accuracy,
+        callbacks=[TimeBudget(args.time_budget)],
     )
-    trainer.train()
-    return finish(trainer, started, {"train_rows": 2000})
+    resumed = train_resumable(trainer, run_dir)
+    if resumed is False:
+        return None
+    return finish(trainer, started, {"train_rows": args.train_rows, "resumed_from": resumed})
 
 
 def run_kd(out: Path, args: argparse.Namespace) -> dict:
     tokenizer, teacher = load_teacher()
     started = time.monotonic()
+    run_dir = out / "kd_run"
     trainer = DistillationTrainer(
         model=three_layer_student(teacher),
         teacher_model=teacher,
-        args=DistillationTrainingArguments(**common_args(out / "kd_run"), temperature=2.0, alpha=0.5),
-        train_dataset=shuffled_train(0, 2000),
-        eval_dataset=dev_set(),
+        args=DistillationTrainingArguments(**common_args(run_dir, **budget_args(args)), temperature=2.0, alpha=0.5),
+        train_dataset=shuffled_train(0, args.train_rows),
+        eval_dataset=dev_set(args.dev_rows),
         data_collator=DistillationDataCollator(tokenizer, text_fields=["sentence"], max_length=MAX_LENGTH),
         compute_metrics=accuracy,
+        callbacks=[TimeBudget(args.time_budget)],
     )
-    trainer.train()
-    return finish(trainer, started, {"train_rows": 2000, "temperature": 2.0, "alpha": 0.5})
+    resumed = train_resumable(trainer, run_dir)
+    if resumed is False:
+        return None
+    extra = {"train_rows": args.train_rows, "temperature": 2.0, "alpha": 0.5, "resumed_from": resumed}
+    return finish(trainer, started, extra)
 
 
 def run_metadistil(out: Path, args: argparse.Namespace) -> dict | None:
     tokenizer, teacher = load_teacher()
     run_dir = out / "metadistil_run"
     started = time.monotonic()
-    steps_per_epoch = math.ceil((2000 - args.quiz_size) / BATCH)
+    steps_per_epoch = math.ceil((args.train_rows - args.quiz_size) / BATCH)
     max_steps = args.max_steps or EPOCHS * steps_per_epoch
     trainer = MetaDistilTrainer(
         model=three_layer_student(teacher),
@@ -158,16 +185,14 @@ def run_metadistil(out: Path, args: argparse.Namespace) -> dict | None:
             teacher_learning_rate=args.teacher_lr,
             quiz_size=args.quiz_size,
         ),
-        train_dataset=shuffled_train(0, 2000),
-        eval_dataset=dev_set(),
+        train_dataset=shuffled_train(0, args.train_rows),
+        eval_dataset=dev_set(args.dev_rows),
         data_collator=DistillationDataCollator(tokenizer, text_fields=["sentence"], max_length=MAX_LENGTH),
         compute_metrics=accuracy,
         callbacks=[TimeBudget(args.time_budget)],
     )
-    checkpoint = get_last_checkpoint(str(run_dir)) if run_dir.is_dir() else None
-    trainer.train(resume_from_checkpoint=checkpoint)
-    if trainer.state.global_step < max_steps:
-        print(f"stopped at step {trainer.state.global_step}/{max_steps} (time budget); run again to resume")
+    checkpoint = train_resumable(trainer, run_dir)
+    if checkpoint is False:
         return None
     quiz = [entry["quiz_loss"] for entry in trainer.state.log_history if "quiz_loss" in entry]
     trainer.save_model(str(run_dir / "final"))  # the student and, under final/teacher, the updated teacher
@@ -175,7 +200,7 @@ def run_metadistil(out: Path, args: argparse.Namespace) -> dict | None:
         trainer,
         started,
         {
-            "train_rows": 2000 - args.quiz_size,
+            "train_rows": args.train_rows - args.quiz_size,
             "quiz_rows": args.quiz_size,
             "max_steps": max_steps,
             "protocol_steps": EPOCHS * steps_per_epoch,
@@ -217,7 +242,7 @@ def extra_rows(tokenizer, teacher, labelled: datasets.Dataset, args: argparse.Na
 def run_bilstm(out: Path, args: argparse.Namespace) -> dict:
     tokenizer, teacher = load_teacher()
     started = time.monotonic()
-    labelled = shuffled_train(0, 2000)
+    labelled = shuffled_train(0, args.train_rows)
     extra, description = extra_rows(tokenizer, teacher, labelled, args)
     data = datasets.concatenate_datasets([labelled.cast_column("label", datasets.Value("int64")), extra])
     labelling = time.monotonic()
@@ -247,7 +272,7 @@ def run_bilstm(out: Path, args: argparse.Namespace) -> dict:
             alpha=args.bilstm_alpha,
         ),
         train_dataset=data,
-        eval_dataset=dev_set(),
+        eval_dataset=dev_set(args.dev_rows),
         data_collator=DistillationDataCollator(tokenizer, text_fields=["sentence"], max_length=MAX_LENGTH),
         processing_class=tokenizer,
         compute_metrics=accuracy,
@@ -256,6 +281,8 @@ def run_bilstm(out: Path, args: argparse.Namespace) -> dict:
     trainer.save_model(str(out / "bilstm_student"))
     reloaded = AutoModelForSequenceClassification.from_pretrained(out / "bilstm_student")
     assert isinstance(reloaded, BiLSTMForSequenceClassification)
+    if args.speed:  # the inference timing too, in the same heavy run
+        (out / "speed.json").write_text(json.dumps(run_speed(out, args), indent=1))
     return finish(
         trainer,
         started,
@@ -351,7 +378,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--method", required=True, choices=["alone", "kd", "metadistil", "bilstm", "speed", "table"])
     parser.add_argument("--out", type=Path, required=True)
-    parser.add_argument("--max-steps", type=int, default=None, help="MetaDistil steps (default: 2 epochs)")
+    parser.add_argument(
+        "--max-steps", type=int, default=None, help="training steps (default: the protocol's 2 epochs)"
+    )
     parser.add_argument("--quiz-size", type=int, default=200)
     parser.add_argument("--teacher-lr", type=float, default=1e-5)
     parser.add_argument("--time-budget", type=float, default=330.0, help="seconds of training per invocation")
@@ -364,6 +393,9 @@ def main() -> None:
     parser.add_argument("--bilstm-epochs", type=float, default=2.0)
     parser.add_argument("--bilstm-alpha", type=float, default=0.5)
     parser.add_argument("--threads", type=int, default=1, help="torch threads for --method speed")
+    parser.add_argument("--speed", action="store_true", help="--method bilstm: also run --method speed after it")
+    parser.add_argument("--train-rows", type=int, default=2000, help=argparse.SUPPRESS)  # smaller: smoke runs only
+    parser.add_argument("--dev-rows", type=int, default=None, help=argparse.SUPPRESS)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     if args.method == "table":

@@ -7,9 +7,11 @@ Protocol models: teacher minilm-sst2 (6 layers, 384 wide), student = minilm-l6 k
 train rows, max_length 64, batch 32. Each mode runs in its own subprocess (so one mode's freed memory does not
 hide the other's): ``DistillationTrainer`` (KL, T=2, alpha=0.5) and ``MetaDistilTrainer`` (same, plus the pilot
 update and the teacher's second-order meta-update on a quiz batch of the same size, AdamW on the teacher).
-Step time: median over the steps after the first. Peak memory: the rise of the process's peak resident set
-(VmHWM, reset just before the first step) over its resident set at that point, i.e. what the steps add on top
-of the loaded models and data: activations, graphs, gradients and optimizer states.
+Step time: median over the steps after the first, both wall-clock and the process's CPU time (the fairer figure
+on a shared machine, where other jobs stretch wall time); torch runs on ``--threads`` (1) threads. Peak memory:
+the rise of the process's peak resident set (VmHWM, reset just before the first step) over its resident set at
+that point, i.e. what the steps add on top of the loaded models and data: activations, graphs, gradients and
+optimizer states.
 """
 
 from __future__ import annotations
@@ -49,19 +51,22 @@ def _status(field: str) -> float:
 class StepMeter(TrainerCallback):
     def __init__(self) -> None:
         self.times: list[float] = []
+        self.cpu_times: list[float] = []
         self.base_rss = 0.0
 
     def on_step_begin(self, args, state, control, **kwargs):
         if state.global_step == 0:
             Path("/proc/self/clear_refs").write_text("5")  # reset VmHWM to the current RSS
             self.base_rss = _status("VmRSS")
-        self._start = time.perf_counter()
+        self._start, self._cpu_start = time.perf_counter(), time.process_time()
 
     def on_step_end(self, args, state, control, **kwargs):
         self.times.append(time.perf_counter() - self._start)
+        self.cpu_times.append(time.process_time() - self._cpu_start)
 
 
-def measure(mode: str, teacher_path: str, steps: int, batch: int) -> dict:
+def measure(mode: str, teacher_path: str, steps: int, batch: int, threads: int) -> dict:
+    torch.set_num_threads(threads)
     torch.manual_seed(0)
     tokenizer = AutoTokenizer.from_pretrained(teacher_path)
     teacher = AutoModelForSequenceClassification.from_pretrained(teacher_path)
@@ -106,6 +111,7 @@ def measure(mode: str, teacher_path: str, steps: int, batch: int) -> dict:
     return {
         "mode": mode,
         "step_seconds": statistics.median(meter.times[1:]),
+        "step_cpu_seconds": statistics.median(meter.cpu_times[1:]),
         "first_step_seconds": meter.times[0],
         "step_peak_mib": _status("VmHWM") - meter.base_rss,
         "peak_rss_mib": _status("VmHWM"),
@@ -118,22 +124,28 @@ def main() -> None:
     parser.add_argument("--teacher", default=TEACHER_DIR)
     parser.add_argument("--steps", type=int, default=6)
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--mode", choices=["kd", "metadistil"], help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.mode:  # one measurement, in this subprocess
-        print(json.dumps(measure(args.mode, args.teacher, args.steps, args.batch)))
+        print(json.dumps(measure(args.mode, args.teacher, args.steps, args.batch, args.threads)))
         return
     results = {}
     for mode in ("kd", "metadistil"):
         command = [sys.executable, __file__, "--mode", mode, "--teacher", args.teacher]
-        command += ["--steps", str(args.steps), "--batch", str(args.batch)]
+        command += ["--steps", str(args.steps), "--batch", str(args.batch), "--threads", str(args.threads)]
         output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
         results[mode] = json.loads(output.strip().splitlines()[-1])
     kd, meta = results["kd"], results["metadistil"]
     print(f"{platform.processor() or platform.machine()}, torch {torch.__version__}, {kd['threads']} threads")
     print(f"batch {args.batch}, max_length 64, {args.steps} steps (median of steps 2..{args.steps})")
     print(f"{'':24}{'plain KD':>12}{'MetaDistil':>12}{'ratio':>8}")
-    for key, label in [("step_seconds", "step time (s)"), ("step_peak_mib", "step peak memory (MiB)")]:
+    rows = [
+        ("step_cpu_seconds", "step CPU time (s)"),
+        ("step_seconds", "step wall time (s)"),
+        ("step_peak_mib", "step peak memory (MiB)"),
+    ]
+    for key, label in rows:
         print(f"{label:24}{kd[key]:>12.3f}{meta[key]:>12.3f}{meta[key] / kd[key]:>8.2f}")
     print(f"{'process peak RSS (MiB)':24}{kd['peak_rss_mib']:>12.1f}{meta['peak_rss_mib']:>12.1f}")
 

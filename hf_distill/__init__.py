@@ -3,19 +3,49 @@
 __version__ = "0.1.0"
 
 from .arguments import DistillationTrainingArguments
+from .augment import AugmentationConfig, Augmenter
 from .bilstm import BiLSTMConfig, BiLSTMForSequenceClassification, init_embeddings_from_teacher
+from .cache import TeacherCacheMismatchError, add_teacher_logits, cached_teacher_logits, compute_teacher_logits
 from .data import DistillationDataCollator
+from .glue import GLUE_TASKS, GlueTask, get_task, glue_metrics, load_glue
+from .hub import HubPushError, push_student
+from .layers import AttentionCapture, encoder_layers, map_layers
 from .metadistil import MetaDistilTrainer, MetaDistilTrainingArguments
+from .model_card import render_model_card
+from .students import albert_student, narrow_student, shallow_student
+from .terms import PRESETS, IntermediateTerm
 from .trainer import DistillationTrainer
 
 __all__ = [
+    "add_teacher_logits",
+    "albert_student",
+    "AttentionCapture",
+    "AugmentationConfig",
+    "Augmenter",
     "BiLSTMConfig",
     "BiLSTMForSequenceClassification",
+    "cached_teacher_logits",
+    "compute_teacher_logits",
     "DistillationDataCollator",
     "DistillationTrainer",
     "DistillationTrainingArguments",
+    "encoder_layers",
+    "get_task",
+    "glue_metrics",
+    "GLUE_TASKS",
+    "GlueTask",
+    "HubPushError",
+    "init_embeddings_from_teacher",
+    "IntermediateTerm",
+    "load_glue",
+    "map_layers",
     "MetaDistilTrainer",
     "MetaDistilTrainingArguments",
+    "narrow_student",
+    "PRESETS",
+    "push_student",
+    "render_model_card",
+    "shallow_student",
+    "TeacherCacheMismatchError",
     "__version__",
-    "init_embeddings_from_teacher",
 ]

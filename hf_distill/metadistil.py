@@ -110,6 +110,12 @@ class MetaDistilTrainingArguments(DistillationTrainingArguments):
             )
         if self.quiz_batch_size is not None and self.quiz_batch_size < 1:
             raise ValueError(f"quiz_batch_size={self.quiz_batch_size} must be >= 1 (or None for the train batch).")
+        if self.distill_preset or self.intermediate_terms:
+            raise ValueError(
+                f"distill_preset={self.distill_preset!r} / intermediate_terms={self.intermediate_terms!r}: "
+                "MetaDistil's pilot step differentiates the logit objective only. Drop the intermediate terms, or "
+                "use DistillationTrainer for them."
+            )
         if self.gradient_accumulation_steps != 1:
             raise ValueError(
                 f"gradient_accumulation_steps={self.gradient_accumulation_steps}: MetaDistil updates the teacher at "
@@ -247,6 +253,11 @@ class MetaDistilTrainer(DistillationTrainer):
         if len(trainer_args) > len(names):
             raise TypeError(f"MetaDistilTrainer takes at most {len(names)} positional arguments ({', '.join(names)}).")
         kwargs.update(zip(names, trainer_args))
+        if kwargs.get("teacher_model") is None:
+            raise ValueError(
+                "MetaDistilTrainer needs a live teacher_model (it updates the teacher every step); a teacher-output "
+                "cache of logits cannot stand in for it."
+            )
         args = kwargs.get("args")
         if args is None:
             args = MetaDistilTrainingArguments(output_dir="trainer_output")

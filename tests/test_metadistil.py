@@ -52,6 +52,7 @@ ROWS = [
         ({"pilot_learning_rate": -1.0}, "pilot_learning_rate=-1.0"),
         ({"gradient_accumulation_steps": 2}, "gradient_accumulation_steps=2"),
         ({"teacher_max_grad_norm": -1.0}, "teacher_max_grad_norm=-1.0"),
+        ({"distill_preset": "tinybert"}, "distill_preset='tinybert'"),
     ],
 )
 def test_bad_settings_fail_before_training(tmp_path, overrides, message):
@@ -251,3 +252,5 @@ def test_quiz_and_teacher_inputs_are_checked(tmp_path, tokenizer, trained_teache
     batch["teacher_logits"] = torch.zeros(4, 2)
     with pytest.raises(ValueError, match="teacher_logits column"):
         trainer.meta_step(trainer.model, batch)
+    with pytest.raises(ValueError, match="needs a live teacher_model"):
+        MetaDistilTrainer(model=tiny_bert(tokenizer, seed=2), args=meta_args(tmp_path), train_dataset=ROWS)

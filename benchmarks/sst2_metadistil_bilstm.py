@@ -21,9 +21,12 @@ the other 1800; teacher AdamW lr ``--teacher-lr`` (1e-5). A step costs several K
 (teacher and its optimizer included) until ``--max-steps`` (default: the protocol's 2 epochs) are done.
 
 BiLSTM: vocabulary = the teacher's WordPiece tokenizer; embeddings initialised from the teacher's input
-embeddings (PCA 384 -> ``--embedding-size``); trained with ``kd_loss_type="mse"`` on the 2000 labelled rows plus
-teacher-labelled extra rows: augmented copies from ``hf_distill.augment`` when that module exists, otherwise
-(``--extra unlabeled``) further SST-2 train rows with their labels removed (rows 2000..2000+N of the shuffle).
+embeddings (PCA 384 -> ``--embedding-size``); trained with ``kd_loss_type="mse"`` (alpha 0.5: 0.5 * CE + 0.5 *
+logit MSE) on the 2000 labelled rows plus ``--copies`` augmented copies of each (``hf_distill.augment``, Tang et
+al.'s masking / neighbour replacement / n-gram sampling), every copy labelled by the teacher (its logits for the
+MSE, its argmax for the CE); or, with ``--extra unlabeled``, further SST-2 train rows with their labels removed.
+Batch ``--bilstm-batch`` (64; Tang et al. use 50), AdamW lr 1e-3, 2 epochs. The labelled data is built once and
+kept under OUT, so a run stopped by the time budget resumes without redoing it.
 """
 
 from __future__ import annotations
@@ -52,6 +55,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 from sst2_common import TEACHER_DIR, accuracy, dev_set, shuffled_train, three_layer_student  # noqa: E402
 
 from hf_distill import (  # noqa: E402
+    AugmentationConfig,
+    Augmenter,
     BiLSTMConfig,
     BiLSTMForSequenceClassification,
     DistillationDataCollator,
@@ -59,17 +64,20 @@ from hf_distill import (  # noqa: E402
     DistillationTrainingArguments,
     MetaDistilTrainer,
     MetaDistilTrainingArguments,
+    compute_teacher_logits,
     init_embeddings_from_teacher,
 )
+from hf_distill.augment import label_with_teacher  # noqa: E402
 
 MAX_LENGTH, BATCH, EPOCHS, LR, SEED = 64, 32, 2, 5e-5, 0
+PROCESS_START = time.monotonic()
 
 
 class TimeBudget(TrainerCallback):
-    """Stop (with a checkpoint) once ``seconds`` have passed, so one invocation stays under the heavy-run limit."""
+    """Stop (with a checkpoint) ``seconds`` after the process started, so one invocation stays under the limit."""
 
     def __init__(self, seconds: float) -> None:
-        self.seconds, self.start = seconds, time.monotonic()
+        self.seconds, self.start = seconds, PROCESS_START
 
     def on_step_end(self, args, state, control, **kwargs):
         if time.monotonic() - self.start > self.seconds and state.global_step < state.max_steps:
@@ -211,44 +219,42 @@ def run_metadistil(out: Path, args: argparse.Namespace) -> dict | None:
     )
 
 
-@torch.no_grad()
-def teacher_logits(teacher, tokenizer, texts: list[str], batch_size: int = 128) -> torch.Tensor:
-    teacher.eval()
-    chunks = []
-    for start in range(0, len(texts), batch_size):
-        batch = tokenizer(
-            texts[start : start + batch_size],
-            truncation=True,
-            max_length=MAX_LENGTH,
-            padding=True,
-            return_tensors="pt",
-        )
-        chunks.append(teacher(**batch).logits.float())
-    return torch.cat(chunks)
-
-
 def extra_rows(tokenizer, teacher, labelled: datasets.Dataset, args: argparse.Namespace) -> tuple:
-    """Teacher-labelled extra rows: augmented copies when hf_distill.augment exists, else unlabeled SST-2 text."""
+    """Extra rows for the BiLSTM: augmented copies (hf_distill.augment) or unlabeled SST-2 text; no gold labels."""
     if args.extra == "augment":
-        from hf_distill.augment import AugmentationConfig, Augmenter  # noqa: PLC0415 (issue 4's module)
+        config = AugmentationConfig(num_copies=args.copies, seed=SEED)  # Tang et al.'s probabilities
+        augmenter = Augmenter(config, tokenizer, embeddings=teacher.get_input_embeddings().weight)
+        rows = augmenter.augment_dataset(labelled, ["sentence"], show_progress=False)
+        return list(rows["sentence"]), f"{args.copies} augmented copies per row, hf_distill.augment"
+    rows = shuffled_train(2000, 2000 + args.unlabeled_rows)
+    return list(rows["sentence"]), f"{args.unlabeled_rows} unlabeled SST-2 train rows (2000.. of the shuffle)"
 
-        augmenter = Augmenter(tokenizer, teacher=teacher, config=AugmentationConfig(num_copies=args.copies))
-        rows = augmenter.augment(labelled.remove_columns("label"), text_fields=["sentence"])
-        return rows, f"{args.copies} augmented copies per row (hf_distill.augment)"
-    rows = shuffled_train(2000, 2000 + args.unlabeled_rows).remove_columns("label")
-    return rows, f"{args.unlabeled_rows} unlabeled SST-2 train rows (2000.. of the shuffle)"
 
-
-def run_bilstm(out: Path, args: argparse.Namespace) -> dict:
-    tokenizer, teacher = load_teacher()
+def bilstm_data(out: Path, tokenizer, teacher, args: argparse.Namespace) -> tuple[datasets.Dataset, dict]:
+    """Labelled rows + teacher-labelled extra rows, with the teacher's logits; built once and kept under OUT."""
+    path = out / f"bilstm_data_{args.extra}"
+    if path.is_dir():
+        return datasets.load_from_disk(str(path)), json.loads((path / "info.json").read_text())
     started = time.monotonic()
     labelled = shuffled_train(0, args.train_rows)
     extra, description = extra_rows(tokenizer, teacher, labelled, args)
-    data = datasets.concatenate_datasets([labelled.cast_column("label", datasets.Value("int64")), extra])
-    labelling = time.monotonic()
-    logits = teacher_logits(teacher, tokenizer, list(data["sentence"]))
-    labelling = time.monotonic() - labelling
-    data = data.add_column("teacher_logits", logits.tolist())
+    data = datasets.Dataset.from_dict(
+        {"sentence": list(labelled["sentence"]) + extra, "label": list(labelled["label"]) + [None] * len(extra)}
+    )
+    encoded = data.map(lambda rows: tokenizer(rows["sentence"], truncation=True, max_length=MAX_LENGTH), batched=True)
+    logits = compute_teacher_logits(teacher, encoded, tokenizer, batch_size=256, show_progress=False)
+    # Rows without a gold label get the teacher's argmax as label (METHODS.md section 2: t = onehot(argmax z_t)).
+    data = label_with_teacher(data, logits, hard_labels=True)
+    info = {"extra_data": description, "data_seconds": round(time.monotonic() - started, 1)}
+    data.save_to_disk(str(path))
+    (path / "info.json").write_text(json.dumps(info))
+    return data, info
+
+
+def run_bilstm(out: Path, args: argparse.Namespace) -> dict | None:
+    tokenizer, teacher = load_teacher()
+    started = time.monotonic()
+    data, info = bilstm_data(out, tokenizer, teacher, args)
     config = BiLSTMConfig(
         vocab_size=teacher.config.vocab_size,
         pad_token_id=teacher.config.pad_token_id,
@@ -263,41 +269,51 @@ def run_bilstm(out: Path, args: argparse.Namespace) -> dict:
     torch.manual_seed(SEED)
     student = BiLSTMForSequenceClassification(config)
     variance_kept = init_embeddings_from_teacher(student, teacher)
+    run_dir = out / "bilstm_run"
+    overrides = dict(
+        learning_rate=args.bilstm_lr,
+        num_train_epochs=args.bilstm_epochs,
+        per_device_train_batch_size=args.bilstm_batch,
+        **budget_args(args),
+    )
     trainer = DistillationTrainer(
         model=student,
         teacher_model=teacher,
         args=DistillationTrainingArguments(
-            **common_args(out / "bilstm_run", learning_rate=args.bilstm_lr, num_train_epochs=args.bilstm_epochs),
-            kd_loss_type="mse",
-            alpha=args.bilstm_alpha,
+            **common_args(run_dir, **overrides), kd_loss_type="mse", alpha=args.bilstm_alpha
         ),
         train_dataset=data,
         eval_dataset=dev_set(args.dev_rows),
         data_collator=DistillationDataCollator(tokenizer, text_fields=["sentence"], max_length=MAX_LENGTH),
         processing_class=tokenizer,
         compute_metrics=accuracy,
+        callbacks=[TimeBudget(args.time_budget)],
     )
-    trainer.train()
+    resumed = train_resumable(trainer, run_dir)
+    if resumed is False:
+        return None
     trainer.save_model(str(out / "bilstm_student"))
     reloaded = AutoModelForSequenceClassification.from_pretrained(out / "bilstm_student")
     assert isinstance(reloaded, BiLSTMForSequenceClassification)
-    if args.speed:  # the inference timing too, in the same heavy run
-        (out / "speed.json").write_text(json.dumps(run_speed(out, args), indent=1))
-    return finish(
+    result = finish(
         trainer,
         started,
         {
             "train_rows": len(data),
-            "extra_data": description,
-            "teacher_labelling_seconds": round(labelling, 1),
+            **info,
+            "resumed_from": resumed,
             "embedding_variance_kept": round(variance_kept, 4),
             "parameters": sum(p.numel() for p in student.parameters()),
             "config": {k: getattr(config, k) for k in ("embedding_size", "hidden_size", "classifier_hidden_size")},
             "lr": args.bilstm_lr,
             "epochs": args.bilstm_epochs,
+            "batch": args.bilstm_batch,
             "alpha": args.bilstm_alpha,
         },
     )
+    if args.speed:  # the inference timing too, in the same heavy run
+        (out / "speed.json").write_text(json.dumps(run_speed(out, args), indent=1))
+    return result
 
 
 @torch.no_grad()
@@ -383,9 +399,12 @@ def main() -> None:
     )
     parser.add_argument("--quiz-size", type=int, default=200)
     parser.add_argument("--teacher-lr", type=float, default=1e-5)
-    parser.add_argument("--time-budget", type=float, default=330.0, help="seconds of training per invocation")
+    parser.add_argument(
+        "--time-budget", type=float, default=330.0, help="seconds from start, then checkpoint and stop"
+    )
     parser.add_argument("--extra", choices=["augment", "unlabeled"], default="augment")
-    parser.add_argument("--copies", type=int, default=10, help="augmented copies per row (BiLSTM)")
+    parser.add_argument("--copies", type=int, default=5, help="augmented copies per row (BiLSTM)")
+    parser.add_argument("--bilstm-batch", type=int, default=64)
     parser.add_argument("--unlabeled-rows", type=int, default=20000)
     parser.add_argument("--embedding-size", type=int, default=300)
     parser.add_argument("--hidden-size", type=int, default=300)

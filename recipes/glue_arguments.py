@@ -73,7 +73,9 @@ class ModelArguments:
             raise ValueError(f"stage={self.stage!r} is not one of {', '.join(STAGES)}.")
         if self.distill_method not in METHODS:
             raise ValueError(f"distill_method={self.distill_method!r} is not one of {', '.join(METHODS)}.")
-        if self.stage == "distill" and self.student_model_name_or_path is None and self.student_layers is None:
+        builds_own_student = METHODS[self.distill_method].build_student is not None  # e.g. bilstm
+        no_student = self.student_model_name_or_path is None and self.student_layers is None
+        if self.stage == "distill" and no_student and not builds_own_student:
             raise ValueError(
                 "No student: set student_model_name_or_path (a checkpoint) and/or student_layers (layers of the "
                 "teacher to keep, e.g. 'every_other' or '0,2,4')."

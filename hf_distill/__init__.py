@@ -5,6 +5,7 @@ __version__ = "0.1.0"
 from .arguments import DistillationTrainingArguments
 from .assistant import ChainStage, chain_distillation
 from .augment import AugmentationConfig, Augmenter
+from .bilstm import BiLSTMConfig, BiLSTMForSequenceClassification, init_embeddings_from_teacher
 from .cache import TeacherCacheMismatchError, add_teacher_logits, cached_teacher_logits, compute_teacher_logits
 from .corpus import load_text_corpus, pack_blocks
 from .data import DistillationDataCollator
@@ -15,6 +16,7 @@ from .glue import GLUE_TASKS, GlueTask, get_task, glue_metrics, load_glue
 from .hub import HubPushError, push_student
 from .layers import AttentionCapture, encoder_layers, map_layers
 from .masking import DynamicMaskingCollator, MaskingEpochCallback
+from .metadistil import MetaDistilTrainer, MetaDistilTrainingArguments
 from .model_card import render_model_card
 from .progressive import ProgressiveTransferCallback
 from .students import albert_student, narrow_student, shallow_student
@@ -28,6 +30,8 @@ __all__ = [
     "AttentionCapture",
     "AugmentationConfig",
     "Augmenter",
+    "BiLSTMConfig",
+    "BiLSTMForSequenceClassification",
     "build_general_student",
     "cached_teacher_logits",
     "chain_distillation",
@@ -50,11 +54,14 @@ __all__ = [
     "GLUE_TASKS",
     "GlueTask",
     "HubPushError",
+    "init_embeddings_from_teacher",
     "IntermediateTerm",
     "load_glue",
     "load_text_corpus",
     "map_layers",
     "MaskingEpochCallback",
+    "MetaDistilTrainer",
+    "MetaDistilTrainingArguments",
     "narrow_student",
     "pack_blocks",
     "plot_speed_curve",

@@ -46,6 +46,7 @@ def logit_kd_loss(
     loss_type: str = "kl",
     mask: torch.Tensor | None = None,
     reduction: Reduction = "mean",
+    detach_teacher: bool = True,
 ) -> torch.Tensor:
     """Logit distillation (Hinton et al., 2015), METHODS.md section 1.
 
@@ -57,7 +58,8 @@ def logit_kd_loss(
     - ``"ce"``:  ``T^2 * -sum_c p_t * log p_s``  (soft cross-entropy: the gradient of ``"kl"``, offset by ``H(p_t)``)
     - ``"mse"``: ``sum_c (z_s - z_t)^2`` on raw logits, ``T`` unused (Distilled BiLSTM; regression heads)
 
-    The ``T^2`` factor keeps the gradient scale independent of ``T``. Computed in float32.
+    The ``T^2`` factor keeps the gradient scale independent of ``T``. Computed in float32. The teacher's logits are
+    constants (detached) unless ``detach_teacher=False``, which MetaDistil uses to differentiate through the teacher.
     """
     if student_logits.shape != teacher_logits.shape:
         raise ValueError(
@@ -67,7 +69,7 @@ def logit_kd_loss(
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}.")
     z_s = student_logits.float()
-    z_t = teacher_logits.detach().float()
+    z_t = (teacher_logits.detach() if detach_teacher else teacher_logits).float()
     if loss_type == "mse":
         per_item = (z_s - z_t).pow(2).sum(-1)
     elif loss_type in ("kl", "ce"):

@@ -26,12 +26,17 @@ import datasets
 from transformers import DataCollatorWithPadding, PreTrainedModel, PreTrainedTokenizerBase, Trainer, TrainerCallback
 
 from hf_distill import (
+    BiLSTMConfig,
+    BiLSTMForSequenceClassification,
     DistillationTrainer,
     DistillationTrainingArguments,
     FastBertForSequenceClassification,
     FastBertStageCallback,
+    MetaDistilTrainer,
+    MetaDistilTrainingArguments,
     TheseusArguments,
     export_successor,
+    init_embeddings_from_teacher,
 )
 from hf_distill.early_exit import BRANCH_POOLINGS, check_speed
 from hf_distill.early_exit_report import write_speed_results
@@ -309,5 +314,124 @@ register(
         arguments=FastBertArguments,
         build_student=_fastbert_student,
         report=_fastbert_report,
+    )
+)
+
+
+# ---- MetaDistil (issue 9) ----
+
+
+@dataclass
+class MetaDistilArguments:
+    """MetaDistil's own settings (METHODS.md section 10); see `MetaDistilTrainingArguments` for the details."""
+
+    metadistil_teacher_learning_rate: float = field(
+        default=1e-5, metadata={"help": "MetaDistil: learning rate of the teacher's meta-update (0 = plain KD)."}
+    )
+    metadistil_teacher_optimizer: str = field(
+        default="adamw", metadata={"help": "MetaDistil: the teacher's optimizer, 'adamw' or 'sgd'."}
+    )
+    metadistil_quiz_size: float = field(
+        default=0.1,
+        metadata={"help": "MetaDistil: quiz rows held out of the training rows (a fraction in (0, 1) or a count)."},
+    )
+    metadistil_pilot_learning_rate: float | None = field(
+        default=None,
+        metadata={"help": "MetaDistil: step size of the pilot update (default: the student's current rate)."},
+    )
+    metadistil_save_teacher: bool = field(
+        default=True, metadata={"help": "MetaDistil: save the updated teacher under OUTPUT_DIR/teacher."}
+    )
+
+
+def _metadistil_trainer(context: MethodContext) -> Trainer:
+    settings = context.method_args or MetaDistilArguments()
+    args = MetaDistilTrainingArguments.from_training_arguments(
+        context.training_args,
+        teacher_learning_rate=settings.metadistil_teacher_learning_rate,
+        teacher_optimizer=settings.metadistil_teacher_optimizer,
+        quiz_size=settings.metadistil_quiz_size,
+        pilot_learning_rate=settings.metadistil_pilot_learning_rate,
+        save_teacher=settings.metadistil_save_teacher,
+    )
+    return MetaDistilTrainer(
+        model=context.student,
+        teacher_model=context.teacher,
+        args=args,
+        train_dataset=context.train_dataset,
+        eval_dataset=context.eval_dataset,
+        data_collator=context.data_collator,
+        processing_class=context.tokenizer,
+        compute_metrics=context.compute_metrics,
+        callbacks=context.callbacks,
+    )
+
+
+register(
+    Method(
+        name="metadistil",
+        help="MetaDistil (Zhou et al.): the teacher learns from the student's quiz loss through a pilot update; "
+        "--metadistil_* settings. Needs the live teacher (no teacher cache).",
+        build_trainer=_metadistil_trainer,
+        arguments=MetaDistilArguments,
+    )
+)
+
+
+# ---- Distilled BiLSTM (issue 9) ----
+
+
+@dataclass
+class BiLSTMArguments:
+    """The BiLSTM student's shape (METHODS.md section 2); it reads the teacher's tokenizer output."""
+
+    bilstm_embedding_size: int = field(default=300, metadata={"help": "BiLSTM: word-embedding width."})
+    bilstm_hidden_size: int = field(default=300, metadata={"help": "BiLSTM: LSTM state size per direction."})
+    bilstm_num_layers: int = field(default=1, metadata={"help": "BiLSTM: stacked BiLSTM layers."})
+    bilstm_classifier_hidden_size: int = field(default=400, metadata={"help": "BiLSTM: width of the ReLU layer."})
+    bilstm_dropout: float = field(default=0.1, metadata={"help": "BiLSTM: dropout."})
+    bilstm_init_embeddings_from_teacher: bool = field(
+        default=True,
+        metadata={"help": "BiLSTM: start from the teacher's input embeddings (PCA-projected when narrower)."},
+    )
+
+
+def _bilstm_student(context: MethodContext) -> PreTrainedModel:
+    settings = context.method_args or BiLSTMArguments()
+    teacher = context.teacher
+    if context.tokenizer.get_vocab() != context.teacher_tokenizer.get_vocab():
+        raise ValueError(
+            "distill_method='bilstm' reads the teacher's tokenizer output (its embeddings start from the "
+            "teacher's): drop --student_model_name_or_path / --student_tokenizer_name."
+        )
+    config = BiLSTMConfig(
+        vocab_size=teacher.config.vocab_size,
+        pad_token_id=teacher.config.pad_token_id,
+        embedding_size=settings.bilstm_embedding_size,
+        hidden_size=settings.bilstm_hidden_size,
+        num_layers=settings.bilstm_num_layers,
+        classifier_hidden_size=settings.bilstm_classifier_hidden_size,
+        dropout=settings.bilstm_dropout,
+        sentence_pairs=len(context.task.text_fields) == 2,
+        num_labels=teacher.config.num_labels,
+        id2label=teacher.config.id2label,
+        label2id=teacher.config.label2id,
+        problem_type="regression" if teacher.config.num_labels == 1 else "single_label_classification",
+    )
+    student = BiLSTMForSequenceClassification(config)
+    if settings.bilstm_init_embeddings_from_teacher:
+        init_embeddings_from_teacher(student, teacher)
+    return student
+
+
+register(
+    Method(
+        name="bilstm",
+        help="Distilled BiLSTM (Tang et al.): a BiLSTM student (--bilstm_* shape) trained like the logit method; "
+        "use kd_loss_type: mse and augment_copies (see recipes/configs/sst2_bilstm.yaml).",
+        build_trainer=_distillation_trainer,
+        arguments=BiLSTMArguments,
+        build_student=_bilstm_student,
+        supports_teacher_cache=_logits_only,
     )
 )

@@ -1,0 +1,186 @@
+"""Quality: dev score of the teacher, of the student fine-tuned alone, and of each distillation method.
+
+For one case (a teacher checkpoint, a student spec) and one GLUE task: the teacher is evaluated as is; every
+method trains a fresh copy of the student (same seed, rows, epochs, learning rate) and is evaluated on the same
+dev rows; ``retention`` = method score / teacher score. Sizes are the suite's (``train_rows``, ``dev_rows``,
+``epochs``) and are written into the results.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from transformers import AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
+
+from . import glue_data
+from .machine import REPO_ROOT
+from .models import build, parameter_count
+
+CORE_METHODS = ("student_alone", "logit_kd")
+
+
+def _args(output_dir: str, sizes: dict[str, Any], seed: int) -> dict[str, Any]:
+    import torch
+
+    return dict(
+        output_dir=output_dir, per_device_train_batch_size=sizes["batch"], per_device_eval_batch_size=64,
+        num_train_epochs=sizes["epochs"], learning_rate=sizes["lr"], seed=seed, report_to="none",
+        disable_tqdm=True, save_strategy="no", logging_strategy="no", use_cpu=not torch.cuda.is_available(),
+    )  # fmt: skip
+
+
+def _predict(trainer: Trainer, dev: Any, task: str) -> dict[str, float]:
+    output = trainer.predict(dev)
+    return glue_data.score(task, np.asarray(output.predictions), np.asarray(output.label_ids))
+
+
+def train_and_score(
+    method: str, teacher_path: str, student_spec: dict, task: str, train: Any, dev: Any, tokenizer: Any, sizes: dict
+) -> dict[str, Any]:
+    """Train ``method``'s student on ``train`` and score it on ``dev`` (or score the teacher: ``"teacher"``)."""
+    from hf_distill import DistillationTrainer, DistillationTrainingArguments
+
+    collator = DataCollatorWithPadding(tokenizer)
+    with tempfile.TemporaryDirectory() as output_dir:
+        common = _args(output_dir, sizes, seed=0)
+        start = time.perf_counter()
+        if method == "teacher":
+            model = build({"path": teacher_path, "layers": None, "num_labels": 2})
+            trainer = Trainer(model=model, args=TrainingArguments(**common), data_collator=collator)
+        elif method == "student_alone":
+            model = build(student_spec, seed=0)
+            trainer = Trainer(
+                model=model, args=TrainingArguments(**common), train_dataset=train, data_collator=collator
+            )
+        elif method == "logit_kd" or method.startswith("preset:"):
+            model = build(student_spec, seed=0)
+            preset = {"distill_preset": method[7:]} if method.startswith("preset:") else {}
+            args = DistillationTrainingArguments(**common, temperature=2.0, alpha=0.5, **preset)
+            trainer = DistillationTrainer(
+                model=model, teacher_model=teacher_path, args=args, train_dataset=train, data_collator=collator
+            )
+        else:
+            raise ValueError(f"Unknown quality method {method!r}.")
+        if method != "teacher":
+            trainer.train()
+        train_seconds = time.perf_counter() - start if method != "teacher" else None
+        start = time.perf_counter()
+        scores = _predict(trainer, dev, task)
+        eval_seconds = time.perf_counter() - start
+    return {
+        **scores,
+        "train_seconds": train_seconds,
+        "eval_seconds": eval_seconds,
+        "parameters": parameter_count(model),
+    }
+
+
+def measure_case(
+    case: dict[str, Any], task: str, glue_dir: str, sizes: dict[str, Any], methods: list[str]
+) -> dict[str, Any]:
+    """Teacher and each method on ``task`` for one teacher -> student case; scores and retention."""
+    tokenizer = AutoTokenizer.from_pretrained(case["teacher"])
+    train_rows = glue_data.subset(glue_data.read_rows(glue_dir, task, "train"), sizes["train_rows"], shuffle_seed=0)
+    dev_rows = glue_data.subset(glue_data.read_rows(glue_dir, task, "dev"), sizes["dev_rows"], shuffle_seed=None)
+    train = glue_data.tokenized(train_rows, tokenizer, sizes["max_length"])
+    dev = glue_data.tokenized(dev_rows, tokenizer, sizes["max_length"])
+    results: dict[str, Any] = {}
+    for method in ["teacher", *methods]:
+        start = time.perf_counter()
+        if method.startswith("recipe:"):
+            results[method] = run_recipe(method[7:], case, task, glue_dir, sizes)
+        else:
+            results[method] = train_and_score(
+                method, case["teacher"], case["student"], task, train, dev, tokenizer, sizes
+            )
+        print(
+            f"  {case['name']} {task} {method}: {results[method]['score']:.4f} ({time.perf_counter() - start:.0f} s)",
+            file=sys.stderr,
+        )
+    teacher_score = results["teacher"]["score"]
+    for entry in results.values():
+        entry["retention"] = entry["score"] / teacher_score if teacher_score else None
+    return {
+        "task": task,
+        "metric": glue_data.TASKS[task][3],
+        "train_rows": len(train_rows),
+        "dev_rows": len(dev_rows),
+        "sizes": sizes,
+        "methods": results,
+        "source": "measured in this run",
+    }
+
+
+def run_recipe(name: str, case: dict[str, Any], task: str, glue_dir: str, sizes: dict[str, Any]) -> dict[str, Any]:
+    """A method registered in ``recipes/methods.py`` (issue 4's registry), run through ``run_glue_distill.py``.
+
+    Same teacher, student source and layers, rows (shuffle seed 0), epochs, batch, learning rate and seed as the
+    methods trained in this process; the method's own settings are its defaults. Reads ``results.json``.
+    """
+    student = case["student"]
+    with tempfile.TemporaryDirectory() as output_dir:
+        command = [
+            sys.executable, str(REPO_ROOT / "recipes" / "run_glue_distill.py"),
+            "--teacher_model_name_or_path", case["teacher"], "--student_model_name_or_path", student["path"],
+            "--student_layers", ",".join(str(layer) for layer in student["layers"]),
+            "--task_name", task.lower().replace("-", ""), "--glue_dir", glue_dir,
+            "--max_seq_length", str(sizes["max_length"]), "--train_shuffle_seed", "0",
+            "--distill_method", name, "--output_dir", output_dir, "--seed", "0", "--report_to", "none",
+            "--num_train_epochs", str(sizes["epochs"]), "--learning_rate", str(sizes["lr"]),
+            "--per_device_train_batch_size", str(sizes["batch"]), "--per_device_eval_batch_size", "64",
+            "--save_strategy", "no", "--disable_tqdm", "true",
+        ]  # fmt: skip
+        if sizes["train_rows"] is not None:
+            command += ["--max_train_samples", str(sizes["train_rows"])]
+        if sizes["dev_rows"] is not None:
+            command += ["--max_eval_samples", str(sizes["dev_rows"])]
+        completed = subprocess.run(command, capture_output=True, text=True)
+        if completed.returncode != 0:
+            raise RuntimeError(f"recipe method {name} failed:\n{completed.stderr[-3000:]}")
+        recipe = json.loads((Path(output_dir) / "results.json").read_text())
+    metrics = recipe["student"]["metrics"]
+    metric = glue_data.TASKS[task][3]
+    value = metrics.get(metric, metrics.get(f"eval_{metric}"))
+    if value is None:
+        raise RuntimeError(f"recipe method {name}: no {metric} in its student metrics {sorted(metrics)}.")
+    return {
+        "score": float(value),
+        "metrics": metrics,
+        "train_seconds": recipe.get("train", {}).get("train_runtime"),
+        "parameters": recipe["student"].get("parameters"),
+        "via": "recipes/run_glue_distill.py",
+    }
+
+
+def recipe_methods() -> list[str]:
+    """``recipe:<name>`` for each method of ``recipes/methods.py`` but ``logit`` (measured here as logit_kd)."""
+    sys.path.insert(0, str(REPO_ROOT / "recipes"))
+    try:
+        from methods import METHODS
+    finally:
+        sys.path.remove(str(REPO_ROOT / "recipes"))
+    return [f"recipe:{name}" for name in METHODS if name != "logit"]
+
+
+def load_reused(path: str) -> dict[str, Any]:
+    """A quality result written by another benchmark script, kept with its source path and machine.
+
+    The file is JSON with ``task``, ``metric``, ``methods`` (``{name: {"score": x, ...}}`` including ``teacher``)
+    and ``machine``; rows are copied as they are, retention recomputed from the scores.
+    """
+    data = json.loads(Path(path).read_text())
+    missing = [key for key in ("task", "methods", "machine") if key not in data]
+    if missing or "teacher" not in data.get("methods", {}):
+        raise ValueError(f"{path}: a reused quality result needs task, methods (with teacher) and machine.")
+    teacher_score = data["methods"]["teacher"]["score"]
+    for entry in data["methods"].values():
+        entry["retention"] = entry["score"] / teacher_score if teacher_score else None
+    data["source"] = f"reused from {path}"
+    return data

@@ -1,0 +1,103 @@
+"""The four measurements of ``benchmarks/run.py``, each checking what this checkout can run before running it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from . import inference as inference_bench
+from . import quality as quality_bench
+from . import training
+from .models import spec
+
+
+def _missing(path: str | None) -> str | None:
+    if not path or not Path(path).is_dir():
+        return f"checkpoint {path} not found"
+    return None
+
+
+def training_cost(case: dict, sizes: dict, features: dict) -> dict[str, Any]:
+    """Samples/s and peak memory of each training method on ``case``'s student, ratios to plain fine-tuning."""
+    if _missing(case["teacher"]):
+        return {"error": _missing(case["teacher"])}
+    not_available = {}
+    methods = list(training.BASE_METHODS)
+    if features["intermediate_presets"]["available"]:
+        from hf_distill.terms import PRESETS
+
+        methods += [f"preset:{name}" for name in PRESETS]
+    else:
+        not_available["intermediate presets"] = features["intermediate_presets"]["reason"]
+    results = training.measure(methods, spec(case["teacher"]), case["student"], **sizes)
+    return {
+        "case": case["name"],
+        **sizes,
+        "cached_kd_source": "hf_distill.cache" if features["teacher_cache"]["available"] else "teacher_logits column",
+        "methods": results,
+        "not_available": not_available,
+    }
+
+
+def seq_len_scaling(case: dict, sizes: dict) -> dict[str, Any]:
+    """Step time of plain fine-tuning, logit KD and the docs KD trainer at each sequence length (in this process:
+    times, and GPU memory; CPU memory is measured only by the isolated training-cost section)."""
+    if _missing(case["teacher"]):
+        return {"error": _missing(case["teacher"])}
+    sizes = dict(sizes)
+    lengths = sizes.pop("lengths")
+    by_length = {}
+    for length in lengths:
+        results = training.measure(
+            ["plain", "logit_kd", "docs_kd"], spec(case["teacher"]), case["student"], seq_len=length, isolated=False,
+            **sizes,
+        )  # fmt: skip
+        results["logit_kd"]["overhead_vs_docs_kd"] = (
+            results["logit_kd"]["step_time_s"] / results["docs_kd"]["step_time_s"]
+        )
+        by_length[str(length)] = results
+    return {"case": case["name"], "lengths": lengths, **sizes, "by_length": by_length}
+
+
+def inference(cases: list[dict], sizes: dict) -> dict[str, Any]:
+    """Teacher vs exported student speed for each case whose teacher checkpoint exists."""
+    out: dict[str, Any] = {"cases": {}, "not_available": {}}
+    for case in cases:
+        if _missing(case["teacher"]):
+            out["not_available"][case["name"]] = _missing(case["teacher"])
+            continue
+        out["cases"][case["name"]] = inference_bench.measure_case(case, sizes)
+    out["not_available"]["FastBERT early exit"] = "hf_distill.early_exit is not in this checkout"
+    return out
+
+
+def quality(
+    cases: list[dict], sizes: dict, glue_dir: str, features: dict, reuse: list[str], only: list[str] | None = None
+) -> dict[str, Any]:
+    """Teacher, student alone and each method per case and task; results of other scripts when given."""
+    out: dict[str, Any] = {"cases": {}, "not_available": {}, "reused": []}
+    methods = list(quality_bench.CORE_METHODS)
+    if features["intermediate_presets"]["available"]:
+        from hf_distill.terms import PRESETS
+
+        methods += [f"preset:{name}" for name in PRESETS]
+    else:
+        out["not_available"]["intermediate presets"] = features["intermediate_presets"]["reason"]
+    if features["recipes"]["available"]:
+        methods += quality_bench.recipe_methods()
+    else:
+        out["not_available"]["recipe methods (Theseus, MetaDistil, BiLSTM, ...)"] = features["recipes"]["reason"]
+    if only:
+        methods = [method for method in methods if method in only or method.split(":", 1)[-1] in only]
+    for case in cases:
+        for task in sizes["tasks"]:
+            teacher = case["teachers"].get(task)
+            key = f"{case['name']} {task}"
+            if _missing(teacher):
+                out["not_available"][key] = _missing(teacher)
+                continue
+            case_for_task = {**case, "teacher": teacher}
+            out["cases"][key] = quality_bench.measure_case(case_for_task, task, glue_dir, sizes, methods)
+    for path in reuse:
+        out["reused"].append(quality_bench.load_reused(path))
+    return out

@@ -1,0 +1,61 @@
+"""The sizes of each suite. ``tiny`` is for the tests (self-made models, seconds); ``quick`` fits a 2-core CPU
+in about 15 minutes; ``full`` is for a GPU (and a machine that can afford full GLUE training sets)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+from .glue_data import TASKS
+from .models import spec
+
+DEFAULT_MODELS_DIR = os.environ.get("HF_DISTILL_MODELS", str(Path.home() / ".cache" / "hf-distill-models"))
+
+SUITES: dict[str, dict[str, Any]] = {
+    "tiny": {
+        "training": {"seq_len": 16, "batch": 4, "steps": 4, "warmup": 1, "rounds": 1},
+        "seq_len_scaling": {"lengths": [8, 16], "batch": 4, "steps": 3, "warmup": 1, "rounds": 1},
+        "inference": {"seq_len": 16, "latency_repeats": 3, "throughput_batch": 64, "throughput_repeats": 2},
+        "quality": {
+            "tasks": ["SST-2"], "train_rows": 64, "dev_rows": None, "epochs": 1, "batch": 16, "lr": 1e-3,
+            "max_length": 32,
+        },
+    },
+    "quick": {
+        "training": {"seq_len": 64, "batch": 32, "steps": 12, "warmup": 3, "rounds": 3},
+        "seq_len_scaling": {"lengths": [64, 128, 256, 512], "batch": 8, "steps": 6, "warmup": 2, "rounds": 1},
+        "inference": {"seq_len": 64, "latency_repeats": 20, "throughput_batch": 64, "throughput_repeats": 3},
+        "quality": {
+            "tasks": ["SST-2"], "train_rows": 1000, "dev_rows": None, "epochs": 2, "batch": 32, "lr": 5e-5,
+            "max_length": 64,
+        },
+    },
+    "full": {
+        "training": {"seq_len": 128, "batch": 32, "steps": 60, "warmup": 10, "rounds": 5},
+        "seq_len_scaling": {"lengths": [64, 128, 256, 512], "batch": 32, "steps": 30, "warmup": 5, "rounds": 3},
+        "inference": {"seq_len": 128, "latency_repeats": 100, "throughput_batch": 64, "throughput_repeats": 20},
+        "quality": {
+            "tasks": ["SST-2", "MRPC", "RTE"], "train_rows": None, "dev_rows": None, "epochs": 3, "batch": 32,
+            "lr": 5e-5, "max_length": 128,
+        },
+    },
+}  # fmt: skip
+
+
+def cases(suite: str, teachers_dir: str | None, models_dir: str, tiny_paths: dict[str, str] | None) -> list[dict]:
+    """Teacher -> student cases. The student keeps every other layer of the teacher's pretrained checkpoint."""
+    if suite == "tiny":
+        assert tiny_paths is not None
+        teacher = tiny_paths["teacher"]
+        return [{"name": "4->2", "teacher": teacher, "teachers": {"SST-2": teacher}, "student": spec(teacher, [0, 2])}]
+    found = []
+    for name, family, source, layers in (
+        ("6->3", "minilm", "minilm-l6", [0, 2, 4]),
+        ("12->6", "mpnet", "mpnet-base", [0, 2, 4, 6, 8, 10]),
+    ):
+        # A fine-tuned teacher per task: TEACHERS_DIR/<family>-<task> (minilm-sst2, mpnet-mrpc, ...).
+        teachers = {task: str(Path(teachers_dir) / f"{family}-{task.lower().replace('-', '')}") for task in TASKS}
+        found.append({"name": name, "teacher": teachers["SST-2"], "teachers": teachers,
+                      "student": spec(Path(models_dir) / source, layers)})  # fmt: skip
+    return found

@@ -103,6 +103,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 results["features"],
                 options.reuse_quality,
                 options.quality_methods,
+                tmp,
             ),
         }
         for name in options.sections:

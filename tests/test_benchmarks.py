@@ -166,3 +166,27 @@ def test_markdown_states_the_targets():
     text = "\n".join(report._training(section))
     assert "+6.7% (met)" in text and "x1.040 (met)" in text
     assert not math.isnan(section["methods"]["logit_kd"]["gap_to_ideal"])
+
+
+def test_reused_results_keep_their_source_and_machine(tmp_path):
+    from harness import quality
+
+    listed = tmp_path / "theseus.json"
+    listed.write_text(json.dumps([{"name": "teacher", "dev_acc": 0.8}, {"name": "theseus", "dev_acc": 0.76}]))
+    reused = quality.load_reused(str(listed), teacher_score=0.5, teacher_source="this run")
+    assert reused["source"] == f"reused from {listed}" and reused["machine"] == "not recorded in the file"
+    assert reused["methods"]["theseus"]["retention"] == pytest.approx(0.76 / 0.8)  # the file's own teacher
+    mapping = tmp_path / "presets.json"
+    mapping.write_text(json.dumps({"machine": "2-core CPU", "results": {"3L/pkd": {"accuracy": 0.7, "seconds": 9}}}))
+    reused = quality.load_reused(str(mapping), teacher_score=0.875, teacher_source="this run")
+    assert reused["machine"] == "2-core CPU" and reused["retention_reference"] == "this run"
+    assert reused["methods"]["3L/pkd"] == {
+        "score": 0.7,
+        "accuracy": 0.7,
+        "seconds": 9,
+        "retention": pytest.approx(0.8),
+    }
+    empty = tmp_path / "empty.json"
+    empty.write_text("{}")
+    with pytest.raises(ValueError, match="no rows with a score"):
+        quality.load_reused(str(empty), None, "")

@@ -34,6 +34,8 @@ def teacher_cache(config: dict[str, Any], teacher: Any, dataset: Any) -> tuple[A
     import time
 
     start = time.perf_counter()
+    if torch.cuda.is_available():
+        teacher.to("cuda")
     if importlib.util.find_spec("hf_distill.cache") is None:
         logits = _teacher_logits(teacher, dataset, config["batch"])
         dataset = dataset.add_column("teacher_logits", logits.tolist())

@@ -82,6 +82,27 @@ def train_and_score(
     }
 
 
+def finetune_teacher(source: str, task: str, glue_dir: str, sizes: dict[str, Any], output_dir: str) -> dict:
+    """Fine-tune the full pretrained ``source`` on ``task`` (plain `Trainer`, the suite's rows/epochs/lr) as the
+    task's teacher when none was given; saved with its tokenizer to ``output_dir``."""
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    rows = glue_data.subset(glue_data.read_rows(glue_dir, task, "train"), sizes["train_rows"], shuffle_seed=0)
+    train = glue_data.tokenized(rows, tokenizer, sizes["max_length"])
+    model = build({"path": source, "layers": None, "num_labels": 2}, seed=0)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as scratch:
+        args = TrainingArguments(**_args(scratch, sizes, seed=0))
+        Trainer(model=model, args=args, train_dataset=train, data_collator=DataCollatorWithPadding(tokenizer)).train()
+    model.save_pretrained(output_dir)
+    tokenizer.save_pretrained(output_dir)
+    return {
+        "path": output_dir,
+        "source": source,
+        "train_rows": len(rows),
+        "train_seconds": time.perf_counter() - start,
+    }
+
+
 def measure_case(
     case: dict[str, Any], task: str, glue_dir: str, sizes: dict[str, Any], methods: list[str]
 ) -> dict[str, Any]:
@@ -169,18 +190,59 @@ def recipe_methods() -> list[str]:
     return [f"recipe:{name}" for name in METHODS if name != "logit"]
 
 
-def load_reused(path: str) -> dict[str, Any]:
-    """A quality result written by another benchmark script, kept with its source path and machine.
+SCORE_KEYS = ("score", "accuracy", "dev_accuracy", "dev_acc", "eval_accuracy")
 
-    The file is JSON with ``task``, ``metric``, ``methods`` (``{name: {"score": x, ...}}`` including ``teacher``)
-    and ``machine``; rows are copied as they are, retention recomputed from the scores.
+
+def _score_of(row: Any) -> float | None:
+    if not isinstance(row, dict):
+        return None
+    for key in SCORE_KEYS:
+        if isinstance(row.get(key), (int, float)) and not isinstance(row.get(key), bool):
+            return float(row[key])
+    return None
+
+
+def _reused_rows(data: Any) -> dict[str, dict[str, Any]]:
+    """``{name: row}`` of every row with a score in another script's results: a list of rows (named by ``name`` or
+    ``method``), a ``{name: row}`` mapping, or either under a ``methods`` / ``results`` key."""
+    if isinstance(data, dict):
+        for key in ("methods", "results"):
+            if isinstance(data.get(key), (dict, list)):
+                return _reused_rows(data[key])
+        return {str(name): row for name, row in data.items() if _score_of(row) is not None}
+    if isinstance(data, list):
+        rows = [row for row in data if _score_of(row) is not None]
+        return {str(row.get("name", row.get("method", index))): row for index, row in enumerate(rows)}
+    return {}
+
+
+def load_reused(path: str, teacher_score: float | None, teacher_source: str) -> dict[str, Any]:
+    """SST-2 dev results another benchmark script wrote (same protocol teacher), kept with their source and machine.
+
+    Scores are read from each row's first key of ``SCORE_KEYS``; a row whose name contains "teacher" is the
+    file's teacher score, else ``teacher_score`` (this run's measurement of the same teacher, named by
+    ``teacher_source``) is used for retention. The machine is the file's ``machine`` entry when it has one.
     """
     data = json.loads(Path(path).read_text())
-    missing = [key for key in ("task", "methods", "machine") if key not in data]
-    if missing or "teacher" not in data.get("methods", {}):
-        raise ValueError(f"{path}: a reused quality result needs task, methods (with teacher) and machine.")
-    teacher_score = data["methods"]["teacher"]["score"]
-    for entry in data["methods"].values():
-        entry["retention"] = entry["score"] / teacher_score if teacher_score else None
-    data["source"] = f"reused from {path}"
-    return data
+    rows = _reused_rows(data)
+    if not rows:
+        raise ValueError(f"{path}: no rows with a score ({', '.join(SCORE_KEYS)}) found.")
+    methods = {name: {"score": _score_of(row), **_small(row)} for name, row in rows.items()}
+    own_teacher = [name for name in methods if "teacher" in name.lower()]
+    reference = methods[own_teacher[0]]["score"] if own_teacher else teacher_score
+    for entry in methods.values():
+        entry["retention"] = entry["score"] / reference if reference else None
+    machine = data.get("machine") if isinstance(data, dict) else None
+    return {
+        "task": data.get("task", "SST-2") if isinstance(data, dict) else "SST-2",
+        "metric": "accuracy",
+        "methods": methods,
+        "source": f"reused from {path}",
+        "machine": machine or "not recorded in the file",
+        "retention_reference": own_teacher[0] if own_teacher else teacher_source,
+    }
+
+
+def _small(row: dict[str, Any]) -> dict[str, Any]:
+    """The row's scalar fields (settings, timings), without nested tables."""
+    return {key: value for key, value in row.items() if isinstance(value, (int, float, str, bool)) or value is None}

@@ -147,11 +147,15 @@ def _quality(section: dict | None) -> list[str]:
     if "error" in section:
         return lines + _error(section)
     for key, entry in [*section["cases"].items(), *[(r["task"], r) for r in section.get("reused", [])]]:
-        lines += [
-            f"### {key}: {entry.get('metric', 'score')} on {entry.get('dev_rows', '?')} dev rows, "
-            f"{entry.get('train_rows', '?')} train rows ({entry['source']})",
-            "",
-        ]
+        if "retention_reference" in entry:  # reused from another script
+            reference = entry["retention_reference"]
+            title = f"### {key}: {entry['source']}; machine: {entry['machine']}; retention vs {reference}"
+        else:
+            title = (
+                f"### {key}: {entry.get('metric', 'score')} on {entry.get('dev_rows', '?')} dev rows, "
+                f"{entry.get('train_rows', '?')} train rows, {entry['sizes']['epochs']} epochs ({entry['source']})"
+            )
+        lines += [title, ""]
         rows = [
             [method, value["score"], value["retention"], value.get("train_seconds"), value.get("parameters")]
             for method, value in entry["methods"].items()

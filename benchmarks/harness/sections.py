@@ -72,7 +72,13 @@ def inference(cases: list[dict], sizes: dict) -> dict[str, Any]:
 
 
 def quality(
-    cases: list[dict], sizes: dict, glue_dir: str, features: dict, reuse: list[str], only: list[str] | None = None
+    cases: list[dict],
+    sizes: dict,
+    glue_dir: str,
+    features: dict,
+    reuse: list[str],
+    only: list[str] | None = None,
+    scratch_dir: str = ".",
 ) -> dict[str, Any]:
     """Teacher, student alone and each method per case and task; results of other scripts when given."""
     out: dict[str, Any] = {"cases": {}, "not_available": {}, "reused": []}
@@ -90,14 +96,26 @@ def quality(
     if only:
         methods = [method for method in methods if method in only or method.split(":", 1)[-1] in only]
     for case in cases:
+        if sizes.get("cases") and case["name"] not in sizes["cases"]:
+            out["not_available"][case["name"]] = f"not trained in this suite (it trains cases {sizes['cases']})"
+            continue
         for task in sizes["tasks"]:
             teacher = case["teachers"].get(task)
             key = f"{case['name']} {task}"
+            if _missing(teacher) and sizes.get("finetune_missing_teachers"):
+                target = str(Path(scratch_dir) / "teachers" / f"{case['name'].replace('>', '')}-{task}")
+                out.setdefault("teachers_finetuned_here", {})[key] = quality_bench.finetune_teacher(
+                    case["student"]["path"], task, glue_dir, sizes, target
+                )
+                teacher = target
             if _missing(teacher):
                 out["not_available"][key] = _missing(teacher)
                 continue
             case_for_task = {**case, "teacher": teacher}
             out["cases"][key] = quality_bench.measure_case(case_for_task, task, glue_dir, sizes, methods)
+    measured = next(iter(out["cases"].values()), None)
+    teacher_score = measured["methods"]["teacher"]["score"] if measured else None
+    teacher_source = f"teacher measured in this run ({next(iter(out['cases']), '')})"
     for path in reuse:
-        out["reused"].append(quality_bench.load_reused(path))
+        out["reused"].append(quality_bench.load_reused(path, teacher_score, teacher_source))
     return out

@@ -9,7 +9,9 @@ from typing import Any
 
 from transformers import TrainingArguments
 
+from .layers import parse_layer_mapping
 from .losses import KD_LOSS_TYPES
+from .terms import DISTILL_PHASES, PRESETS, TERM_LOSSES, IntermediateTerm, parse_terms
 
 TEACHER_DTYPES = ("auto", "float32", "bfloat16", "float16")
 
@@ -22,8 +24,9 @@ class DistillationTrainingArguments(TrainingArguments):
 
         loss = (1 - alpha) * task_loss + alpha * kd_loss,   kd_loss = T^2 * KL(softmax(z_t/T) || softmax(z_s/T))
 
-    and ``kd_loss`` alone for examples without a label. Parsable with `HfArgumentParser` from the command line,
-    JSON or YAML like any `TrainingArguments`.
+    and ``kd_loss`` alone for examples without a label, plus the weighted intermediate-layer terms
+    (``intermediate_terms``, or a ``distill_preset`` that expands into them; METHODS.md sections 3-7). Parsable with
+    `HfArgumentParser` from the command line, JSON or YAML like any `TrainingArguments`.
     """
 
     temperature: float = field(
@@ -61,7 +64,50 @@ class DistillationTrainingArguments(TrainingArguments):
         },
     )
 
+    distill_preset: str | None = field(
+        default=None,
+        metadata={
+            "help": "A paper recipe that fills intermediate_terms, layer_mapping and distill_phases (each unless set "
+            "explicitly): " + ", ".join(PRESETS) + ". See hf_distill.terms.PRESETS.",
+            "choices": [None, *PRESETS],
+        },
+    )
+    intermediate_terms: list[dict[str, Any]] | str | None = field(
+        default=None,
+        metadata={
+            "help": "Intermediate-layer loss terms: a list of dicts (a JSON string on the command line), each with "
+            "'loss' (" + ", ".join(TERM_LOSSES) + "), optional 'student_layer' and 'teacher_layer' (0 = embeddings, "
+            "-1 = last; omitted: every pair of layer_mapping), 'weight' (1.0), 'projection' (true/false; default: "
+            "only when widths differ) and 'relation_heads' (MiniLMv2). Example: "
+            '\'[{"loss": "hidden_mse"}, {"loss": "attention_mse", "weight": 0.5}]\'.'
+        },
+    )
+    layer_mapping: str | None = field(
+        default=None,
+        metadata={
+            "help": "Which teacher layer each student layer learns from, for terms without explicit layers: "
+            "'uniform' (student m <- teacher m*N/M, TinyBERT), 'skip' (the same without the top layer, PKD-Skip), "
+            "'last' (the layers just below the teacher's top, PKD-Last), or explicit pairs '1:2,2:4,3:6' (or teacher "
+            "layers '2,4,6'). Default: the preset's, else 'uniform'."
+        },
+    )
+    distill_phases: str | None = field(
+        default=None,
+        metadata={
+            "help": "'joint': task + logit KD + intermediate terms together; 'intermediate': the terms alone; "
+            "'prediction': task + logit KD alone; 'intermediate_then_prediction' (TinyBERT): the terms alone for the "
+            "first intermediate_phase_ratio of the optimizer steps, then task + logit KD. Default: the preset's, "
+            "else 'joint'.",
+            "choices": [None, *DISTILL_PHASES],
+        },
+    )
+    intermediate_phase_ratio: float = field(
+        default=0.5,
+        metadata={"help": "Fraction of the optimizer steps spent in the intermediate phase, in (0, 1)."},
+    )
+
     def __post_init__(self) -> None:
+        self._resolve_intermediate_settings()
         if isinstance(self.teacher_model_init_kwargs, str):
             try:
                 self.teacher_model_init_kwargs = json.loads(self.teacher_model_init_kwargs)
@@ -88,6 +134,39 @@ class DistillationTrainingArguments(TrainingArguments):
                 "the teacher's dtype)."
             )
         super().__post_init__()
+
+    def _resolve_intermediate_settings(self) -> None:
+        """Expand ``distill_preset`` into the settings left unset, then check them all (before any training)."""
+        if self.distill_preset is not None and self.distill_preset not in PRESETS:
+            raise ValueError(f"distill_preset={self.distill_preset!r} is not one of {', '.join(PRESETS)} (or None).")
+        preset = PRESETS.get(self.distill_preset)
+        if self.intermediate_terms is None and preset is not None:
+            self.intermediate_terms = [term.to_dict() for term in preset.terms]
+        self.intermediate_terms = [term.to_dict() for term in parse_terms(self.intermediate_terms)] or None
+        if self.layer_mapping is None:
+            self.layer_mapping = preset.layer_mapping if preset is not None else "uniform"
+        parse_layer_mapping(self.layer_mapping)
+        if self.distill_phases is None:
+            self.distill_phases = preset.distill_phases if preset is not None else "joint"
+        if self.distill_phases not in DISTILL_PHASES:
+            raise ValueError(f"distill_phases={self.distill_phases!r} is not one of {', '.join(DISTILL_PHASES)}.")
+        if self.distill_phases in ("intermediate", "intermediate_then_prediction") and not self.intermediate_terms:
+            raise ValueError(
+                f"distill_phases={self.distill_phases!r} trains on intermediate terms, but none are set: give "
+                "intermediate_terms or a distill_preset."
+            )
+        if not 0.0 < self.intermediate_phase_ratio < 1.0:
+            raise ValueError(
+                f"intermediate_phase_ratio={self.intermediate_phase_ratio} must be in (0, 1): the fraction of the "
+                "optimizer steps spent on the intermediate terms before the prediction phase."
+            )
+        if self.intermediate_terms and self.distill_phases != "joint" and self.ddp_find_unused_parameters is None:
+            # A phase without terms leaves the projections without gradient; one without logits, the head.
+            self.ddp_find_unused_parameters = True
+
+    def intermediate_term_list(self) -> list[IntermediateTerm]:
+        """The configured intermediate terms (the preset's when not set explicitly)."""
+        return parse_terms(self.intermediate_terms)
 
     @classmethod
     def from_training_arguments(cls, args: TrainingArguments, **overrides: Any) -> DistillationTrainingArguments:

@@ -13,6 +13,7 @@ processes normalise by the item count of the whole optimizer step.
 
 from __future__ import annotations
 
+import math
 from typing import Literal
 
 import torch
@@ -119,3 +120,221 @@ def hard_label_loss(
         f"problem_type={problem_type!r} is not one of 'single_label_classification', 'regression', "
         "'multi_label_classification'."
     )
+
+
+# ---- Intermediate-representation losses (METHODS.md sections 3-7) ----
+#
+# Conventions shared by the functions below: hidden states are ``[batch, seq, width]``, attention maps and scores
+# ``[batch, heads, seq, seq]`` (query, key), ``mask`` is the attention mask ``[batch, seq]`` (1 = real token, 0 =
+# padding). Each example's value averages over its own real tokens (and heads), so padding never counts; then
+# ``reduction`` acts on the ``[batch]`` per-example values as in `reduce_items`: ``"none"`` returns them, ``"mean"``
+# averages them over the examples, ``"sum"`` adds them up. The teacher side is detached; computation is float32.
+
+
+def _per_example(values: torch.Tensor, reduction: Reduction) -> torch.Tensor:
+    return reduce_items(values, None, reduction)
+
+
+def _token_mask(mask: torch.Tensor | None, batch: int, seq: int, device: torch.device) -> torch.Tensor:
+    if mask is None:
+        return torch.ones(batch, seq, dtype=torch.bool, device=device)
+    if tuple(mask.shape) != (batch, seq):
+        raise ValueError(f"mask has shape {tuple(mask.shape)}; expected [batch, seq] = [{batch}, {seq}].")
+    return mask.to(device=device).bool()
+
+
+def _check_same_shape(student: torch.Tensor, teacher: torch.Tensor, what: str, fix: str) -> None:
+    if student.shape != teacher.shape:
+        raise ValueError(
+            f"Student {what} {tuple(student.shape)} and teacher {what} {tuple(teacher.shape)} differ; {fix}"
+        )
+
+
+def _mean_over_tokens(per_token: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """``[batch]``: the mean of ``per_token [batch, seq]`` over each example's kept tokens (0 when none)."""
+    total = torch.where(keep, per_token, torch.zeros_like(per_token)).sum(-1)
+    return total / keep.sum(-1).clamp(min=1).to(per_token.dtype)
+
+
+def hidden_mse_loss(
+    student_hidden: torch.Tensor,
+    teacher_hidden: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    reduction: Reduction = "mean",
+) -> torch.Tensor:
+    """Hidden-state MSE (TinyBERT ``L_hidn``, MobileBERT feature-map transfer), METHODS.md sections 5 and 6.
+
+    ``student_hidden`` (already projected to the teacher's width when widths differ) and ``teacher_hidden`` are
+    ``[batch, seq, width]``. Per example: ``(1 / (|x| * width)) * sum_{real tokens i} ||h_s[i] - h_t[i]||^2``, the
+    mean squared error over the example's real tokens and all width entries.
+    """
+    _check_same_shape(student_hidden, teacher_hidden, "hidden states", "project the student to the teacher's width.")
+    batch, seq, _ = student_hidden.shape
+    keep = _token_mask(mask, batch, seq, student_hidden.device)
+    per_token = (student_hidden.float() - teacher_hidden.detach().float()).pow(2).mean(-1)
+    return _per_example(_mean_over_tokens(per_token, keep), reduction)
+
+
+def embedding_mse_loss(
+    student_embeddings: torch.Tensor,
+    teacher_embeddings: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    reduction: Reduction = "mean",
+) -> torch.Tensor:
+    """Embedding-layer MSE (TinyBERT ``L_embd = MSE(E_s W_e, E_t)``), METHODS.md section 5.
+
+    The embedding layer's outputs ``[batch, seq, width]`` (``hidden_states[0]``); the formula is `hidden_mse_loss`'s.
+    """
+    return hidden_mse_loss(student_embeddings, teacher_embeddings, mask, reduction)
+
+
+def cosine_embedding_loss(
+    student_hidden: torch.Tensor,
+    teacher_hidden: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    reduction: Reduction = "mean",
+) -> torch.Tensor:
+    """DistilBERT's ``L_cos``: cosine-embedding loss with target +1, METHODS.md section 3.
+
+    ``[batch, seq, width]`` each. Per example: ``(1 / |x|) * sum_{real tokens i} (1 - cos(h_s[i], h_t[i]))``.
+    """
+    _check_same_shape(student_hidden, teacher_hidden, "hidden states", "project the student to the teacher's width.")
+    batch, seq, _ = student_hidden.shape
+    keep = _token_mask(mask, batch, seq, student_hidden.device)
+    cosine = F.cosine_similarity(student_hidden.float(), teacher_hidden.detach().float(), dim=-1, eps=1e-8)
+    return _per_example(_mean_over_tokens(1.0 - cosine, keep), reduction)
+
+
+def pkd_cls_loss(
+    student_cls: torch.Tensor,
+    teacher_cls: torch.Tensor,
+    reduction: Reduction = "mean",
+) -> torch.Tensor:
+    """BERT-PKD's patient loss for one layer pair, METHODS.md section 4.
+
+    ``student_cls`` and ``teacher_cls`` are the ``[batch, width]`` [CLS] vectors (``hidden_states[j][:, 0]``).
+    Per example: ``|| h_s / ||h_s|| - h_t / ||h_t|| ||^2`` (squared L2 distance of the unit vectors, summed over the
+    width). ``L_pt`` is the sum of this over the mapped layers.
+    """
+    _check_same_shape(student_cls, teacher_cls, "[CLS] vectors", "project the student to the teacher's width.")
+    if student_cls.dim() != 2:
+        raise ValueError(f"pkd_cls_loss takes [batch, width] [CLS] vectors, got shape {tuple(student_cls.shape)}.")
+    s = F.normalize(student_cls.float(), dim=-1, eps=1e-12)
+    t = F.normalize(teacher_cls.detach().float(), dim=-1, eps=1e-12)
+    return _per_example((s - t).pow(2).sum(-1), reduction)
+
+
+def _check_attention_maps(student: torch.Tensor, teacher: torch.Tensor, what: str) -> None:
+    if student.dim() != 4 or teacher.dim() != 4:
+        raise ValueError(
+            f"{what} must be [batch, heads, seq, seq]; got {tuple(student.shape)} and {tuple(teacher.shape)}."
+        )
+    if student.shape[1] != teacher.shape[1]:
+        raise ValueError(
+            f"The student has {student.shape[1]} attention heads and the teacher {teacher.shape[1]}: {what} are "
+            "compared head by head, so the counts must be equal. Build the student with the teacher's head count, or "
+            "use the MiniLMv2 relation losses (qq/kk/vv_relation), whose relation-head count is free."
+        )
+    _check_same_shape(student, teacher, what, "teacher and student must see the same tokens.")
+
+
+def attention_score_mse_loss(
+    student_scores: torch.Tensor,
+    teacher_scores: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    reduction: Reduction = "mean",
+) -> torch.Tensor:
+    """TinyBERT's ``L_attn`` on unnormalised scores ``Q K^T / sqrt(d_k)`` (before softmax), METHODS.md section 5.
+
+    Scores are ``[batch, heads, seq, seq]`` with equal head counts. Per example, with ``P`` the (query, key) pairs
+    where both tokens are real: ``(1 / h) * sum_heads (1 / |P|) * sum_{(i, j) in P} (A_s[i, j] - A_t[i, j])^2``.
+    Entries with a padded query or key are excluded whatever they hold (the TinyBERT reference code zeroes the
+    masked ``-inf``/``-10000`` entries for the same purpose).
+    """
+    _check_attention_maps(student_scores, teacher_scores, "attention scores")
+    batch, heads, seq, _ = student_scores.shape
+    keep = _token_mask(mask, batch, seq, student_scores.device)
+    pairs = (keep[:, :, None] & keep[:, None, :])[:, None]  # [batch, 1, seq, seq]
+    diff = student_scores.float() - teacher_scores.detach().float()
+    squared = torch.where(pairs, diff, torch.zeros_like(diff)).pow(2)
+    count = pairs.sum((-1, -2, -3)).clamp(min=1).to(squared.dtype) * heads
+    return _per_example(squared.sum((-1, -2, -3)) / count, reduction)
+
+
+def _kl_rows(log_p_t: torch.Tensor, log_p_s: torch.Tensor, keep_keys: torch.Tensor) -> torch.Tensor:
+    """``sum_{kept keys j} p_t[j] * (log p_t[j] - log p_s[j])`` over the last dimension (0 * log 0 = 0)."""
+    p_t = log_p_t.exp()
+    terms = p_t * (log_p_t - log_p_s)
+    terms = torch.where(keep_keys & (p_t > 0), terms, torch.zeros_like(terms))
+    return terms.sum(-1)
+
+
+def attention_kl_loss(
+    student_attentions: torch.Tensor,
+    teacher_attentions: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    reduction: Reduction = "mean",
+) -> torch.Tensor:
+    """Attention transfer on softmaxed distributions (MobileBERT, MiniLM ``L_at``), METHODS.md sections 6 and 7.
+
+    ``[batch, heads, seq, seq]`` attention probabilities (each query row sums to 1 over the real keys), equal head
+    counts. Per example: ``(1 / (h * |x|)) * sum_heads sum_{real queries i} KL(A_t[i] || A_s[i])``, the KL summed
+    over the real keys.
+    """
+    _check_attention_maps(student_attentions, teacher_attentions, "attention maps")
+    batch, heads, seq, _ = student_attentions.shape
+    keep = _token_mask(mask, batch, seq, student_attentions.device)
+    tiny = torch.finfo(torch.float32).tiny
+    log_p_s = student_attentions.float().clamp(min=tiny).log()
+    log_p_t = teacher_attentions.detach().float().clamp(min=tiny).log()
+    per_row = _kl_rows(log_p_t, log_p_s, keep[:, None, None, :])  # [batch, heads, seq]
+    per_row = torch.where(keep[:, None, :], per_row, torch.zeros_like(per_row))
+    count = keep.sum(-1).clamp(min=1).to(per_row.dtype) * heads
+    return _per_example(per_row.sum((-1, -2)) / count, reduction)
+
+
+def _log_relations(states: torch.Tensor, num_heads: int, keep: torch.Tensor, side: str) -> torch.Tensor:
+    """``log softmax(X_a X_a^T / sqrt(d_r))`` per relation head ``a`` over real keys: ``[batch, A_r, seq, seq]``."""
+    batch, seq, width = states.shape
+    if width % num_heads:
+        raise ValueError(
+            f"The {side}'s width {width} is not divisible by {num_heads} relation heads; choose relation_heads "
+            "dividing both the teacher's and the student's width."
+        )
+    head_dim = width // num_heads
+    heads = states.float().reshape(batch, seq, num_heads, head_dim).transpose(1, 2)
+    relations = heads @ heads.transpose(-1, -2) / math.sqrt(head_dim)
+    relations = relations.masked_fill(~keep[:, None, None, :], torch.finfo(relations.dtype).min)
+    return F.log_softmax(relations, dim=-1)
+
+
+def relation_kl_loss(
+    student_states: torch.Tensor,
+    teacher_states: torch.Tensor,
+    num_relation_heads: int,
+    mask: torch.Tensor | None = None,
+    reduction: Reduction = "mean",
+) -> torch.Tensor:
+    """Self-attention relation KL: MiniLM's value relation and MiniLMv2's Q-Q / K-K / V-V, METHODS.md section 7.
+
+    ``student_states [batch, seq, d_s]`` and ``teacher_states [batch, seq, d_t]`` are one layer's concatenated
+    query, key or value vectors (the widths may differ). Each is split into ``A_r = num_relation_heads`` heads of
+    ``d_r = d / A_r`` and turned into relations ``R = softmax(X X^T / sqrt(d_r))`` over the real keys. Per example:
+    ``(1 / (A_r * |x|)) * sum_heads sum_{real queries i} KL(R_t[i] || R_s[i])``. MiniLM v1's value relation is this
+    with ``V`` and ``A_r`` = the (equal) attention-head count.
+    """
+    if num_relation_heads < 1:
+        raise ValueError(f"num_relation_heads={num_relation_heads} must be >= 1.")
+    if student_states.shape[:2] != teacher_states.shape[:2]:
+        raise ValueError(
+            f"Student states {tuple(student_states.shape)} and teacher states {tuple(teacher_states.shape)} cover "
+            "different [batch, seq]: teacher and student must see the same tokens."
+        )
+    batch, seq, _ = student_states.shape
+    keep = _token_mask(mask, batch, seq, student_states.device)
+    log_r_s = _log_relations(student_states, num_relation_heads, keep, "student")
+    log_r_t = _log_relations(teacher_states.detach(), num_relation_heads, keep, "teacher")
+    per_row = _kl_rows(log_r_t, log_r_s, keep[:, None, None, :])
+    per_row = torch.where(keep[:, None, :], per_row, torch.zeros_like(per_row))
+    count = keep.sum(-1).clamp(min=1).to(per_row.dtype) * num_relation_heads
+    return _per_example(per_row.sum((-1, -2)) / count, reduction)

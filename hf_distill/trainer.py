@@ -3,22 +3,32 @@
 from __future__ import annotations
 
 import itertools
+import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
+import safetensors.torch
 import torch
 from torch import nn
 from transformers import PreTrainedModel, Trainer, TrainingArguments
-from transformers.trainer_utils import EvalLoopOutput
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, EvalLoopOutput
 
 from ._meter import LossMeter
 from .arguments import DistillationTrainingArguments
 from .data import TEACHER_PREFIX, split_teacher_inputs
+from .hub import HubMixin
+from .intermediate import (
+    PROJECTIONS_FILE,
+    IntermediateDistiller,
+    attach_projections,
+    projections_detached,
+    projections_of,
+)
 from .losses import hard_label_loss, logit_kd_loss
 from .teacher import check_teacher_student, forward_argument_names, load_teacher, tokenizer_mismatch
 
 
-class DistillationTrainer(Trainer):
+class DistillationTrainer(HubMixin, Trainer):
     """A drop-in `Trainer` that trains ``model`` (the student) to match ``teacher_model`` (METHODS.md section 1).
 
     Per example, with ``z_s``/``z_t`` the student/teacher logits and ``T`` the temperature:
@@ -26,6 +36,10 @@ class DistillationTrainer(Trainer):
         loss = (1 - alpha) * task_loss(z_s, y) + alpha * T^2 * KL(softmax(z_t / T) || softmax(z_s / T))
 
     or the distillation term alone for an example without a label (no ``labels`` in the batch, or label -100).
+    With ``args.intermediate_terms`` (or ``args.distill_preset``), the weighted intermediate-layer terms are added
+    for every example (METHODS.md sections 3-7), or replace the objective above during an intermediate phase
+    (``args.distill_phases``); see [`IntermediateDistiller`]. Their projections (width mismatch) train with the
+    student, are saved in checkpoints (``distill_projections.safetensors``) and never in the exported student.
     Every term is summed over the examples of the whole optimizer step and divided by their number (gathered
     across processes), so gradient accumulation and several processes give the same update as one large batch.
 
@@ -36,7 +50,9 @@ class DistillationTrainer(Trainer):
 
     Args:
         teacher_model: a fine-tuned `PreTrainedModel`, or a path / Hub id loaded with the student's head type
-            (``args.teacher_model_init_kwargs`` and ``args.teacher_dtype`` apply).
+            (``args.teacher_model_init_kwargs`` and ``args.teacher_dtype`` apply). May be ``None`` when
+            ``train_dataset`` has a precomputed ``teacher_logits`` column (see `hf_distill.cache`): no teacher is
+            loaded or run, and every dataset it sees (eval included) must then carry that column.
         args: [`DistillationTrainingArguments`]; a plain `TrainingArguments` gets the distillation defaults.
         Everything else: as `transformers.Trainer`.
     """
@@ -67,7 +83,7 @@ class DistillationTrainer(Trainer):
             args = DistillationTrainingArguments(output_dir="trainer_output")
         elif not isinstance(args, DistillationTrainingArguments):
             args = DistillationTrainingArguments.from_training_arguments(args)
-        if teacher_model is None:
+        if teacher_model is None and not _has_cached_teacher_logits(train_dataset):
             load_teacher(None, model)  # raises the "needs a teacher" error before any setup work
         super().__init__(
             model=model,
@@ -84,13 +100,36 @@ class DistillationTrainer(Trainer):
             optimizer_cls_and_kwargs=optimizer_cls_and_kwargs,
             preprocess_logits_for_metrics=preprocess_logits_for_metrics,
         )
-        self.teacher = load_teacher(teacher_model, self.model, args.teacher_dtype, args.teacher_model_init_kwargs)
-        check_teacher_student(self.teacher, self.model, args.kd_loss_type)
-        if not getattr(self.teacher, "hf_device_map", None):
-            self.teacher.to(self.args.device)
-        self._teacher_argument_names = forward_argument_names(self.teacher)
-        self._tokenizer_mismatch = tokenizer_mismatch(self.teacher, self.model)
-        self._loss_meter = LossMeter(self._loss_names)
+        self.teacher: nn.Module | None = None
+        self._teacher_argument_names: set[str] = set()
+        self._tokenizer_mismatch: str | None = None
+        if teacher_model is not None:  # None: trains from a teacher-output cache, no teacher is loaded or run
+            self.teacher = load_teacher(teacher_model, self.model, args.teacher_dtype, args.teacher_model_init_kwargs)
+            check_teacher_student(self.teacher, self.model, args.kd_loss_type)
+            if not getattr(self.teacher, "hf_device_map", None):
+                self.teacher.to(self.args.device)
+            self._teacher_argument_names = forward_argument_names(self.teacher)
+            self._tokenizer_mismatch = tokenizer_mismatch(self.teacher, self.model)
+        self.intermediate = self._build_intermediate(args)
+        extra_names = self.intermediate.loss_names if self.intermediate is not None else []
+        self._loss_meter = LossMeter([*self._loss_names, *extra_names])
+
+    def _build_intermediate(self, args: DistillationTrainingArguments) -> IntermediateDistiller | None:
+        """The intermediate terms checked against both models (None without terms); projections go on the student."""
+        terms = args.intermediate_term_list()
+        if not terms:
+            return None
+        if self.teacher is None:
+            raise ValueError(
+                f"{len(terms)} intermediate term(s) are configured but no teacher_model was given: a teacher-output "
+                "cache holds only logits. Pass teacher_model=... or drop the intermediate terms / distill_preset."
+            )
+        intermediate = IntermediateDistiller(terms, args.layer_mapping, self.model, self.teacher)
+        intermediate.prepare(self.model, self.teacher)
+        if intermediate.projections is not None:
+            dtype = next(self.model.parameters()).dtype
+            attach_projections(self.model, intermediate.projections.to(self.args.device, dtype=dtype))
+        return intermediate
 
     # ---- The loss ----
 
@@ -103,9 +142,44 @@ class DistillationTrainer(Trainer):
     ) -> torch.Tensor | tuple[torch.Tensor, Any]:
         student_inputs, teacher_inputs = split_teacher_inputs(inputs)
         labels = student_inputs.pop("labels", None)
-        outputs = model(**student_inputs)
-        teacher_logits = self._teacher_logits(teacher_inputs, student_inputs)
+        phase = self.distill_phase()
+        term_values: dict[str, torch.Tensor] = {}
+        if self.intermediate is not None and phase != "prediction":
+            outputs, teacher_logits, term_values = self._forward_with_terms(model, student_inputs, teacher_inputs)
+        else:
+            outputs = model(**student_inputs)
+            teacher_logits = self._teacher_logits(teacher_inputs, student_inputs)
 
+        batch_size = outputs.logits.shape[0]
+        training = model.training
+        normaliser = num_items_in_batch if (training and num_items_in_batch is not None) else batch_size
+        mode = "train" if training else "eval"
+        if phase == "intermediate":
+            loss = outputs.logits.new_zeros(())
+        else:
+            loss = self._logit_objective(
+                outputs, labels, teacher_logits, student_inputs, normaliser, mode, num_items_in_batch
+            )
+        for name, per_example in term_values.items():
+            loss = loss + per_example.sum() / normaliser
+            self._loss_meter.add(mode, name, per_example.sum(), batch_size)
+
+        if training and num_items_in_batch is not None and self._averages_across_processes():
+            # DDP averages gradients over processes; the normaliser already counts every process's examples.
+            loss = loss * self.accelerator.num_processes
+        return (loss, outputs) if return_outputs else loss
+
+    def _logit_objective(
+        self,
+        outputs: Any,
+        labels: torch.Tensor | None,
+        teacher_logits: torch.Tensor,
+        student_inputs: dict[str, Any],
+        normaliser: torch.Tensor | int,
+        mode: str,
+        num_items_in_batch: torch.Tensor | int | None,
+    ) -> torch.Tensor:
+        """``sum over examples of [(1 - alpha) * task + alpha * kd] / normaliser`` (kd alone when unlabeled)."""
         mask = student_inputs.get("attention_mask") if outputs.logits.dim() == 3 else None
         kd_per_example = _mean_per_example(
             logit_kd_loss(
@@ -119,9 +193,6 @@ class DistillationTrainer(Trainer):
             mask,
         )
         batch_size = kd_per_example.shape[0]
-        training = model.training
-        normaliser = num_items_in_batch if (training and num_items_in_batch is not None) else batch_size
-        mode = "train" if training else "eval"
         alpha = self.args.alpha
 
         if labels is None:
@@ -150,16 +221,53 @@ class DistillationTrainer(Trainer):
             loss = per_example.sum() / normaliser
             self._loss_meter.add(mode, "task_loss", task_per_example.sum(), labeled.sum())
         self._loss_meter.add(mode, "kd_loss", kd_per_example.sum(), batch_size)
+        return loss
 
-        if training and num_items_in_batch is not None and self._averages_across_processes():
-            # DDP averages gradients over processes; the normaliser already counts every process's examples.
-            loss = loss * self.accelerator.num_processes
-        return (loss, outputs) if return_outputs else loss
+    def distill_phase(self) -> str:
+        """``"joint"``, ``"intermediate"`` or ``"prediction"`` at the current step (from ``args.distill_phases``)."""
+        phases = self.args.distill_phases
+        if phases != "intermediate_then_prediction":
+            return phases
+        boundary = self.args.intermediate_phase_ratio * self.state.max_steps
+        return "intermediate" if self.state.global_step < boundary else "prediction"
+
+    def _forward_with_terms(
+        self, model: nn.Module, student_inputs: dict[str, Any], teacher_inputs: dict[str, Any]
+    ) -> tuple[Any, torch.Tensor, dict[str, torch.Tensor]]:
+        """Both forwards with the representations the terms read; returns (student outputs, teacher logits, terms)."""
+        intermediate = self.intermediate
+        unwrapped = self.accelerator.unwrap_model(model)
+        with intermediate.capture(unwrapped, "student") as student_capture:
+            outputs = model(**student_inputs, **intermediate.forward_kwargs())
+        forward_inputs = self._teacher_forward_inputs(teacher_inputs, student_inputs)
+        student_mask = student_inputs.get("attention_mask")
+        intermediate.check_aligned(student_mask, forward_inputs.get("attention_mask"))
+        with torch.no_grad(), intermediate.capture(self.teacher, "teacher") as teacher_capture:
+            teacher_outputs = self._run_teacher(forward_inputs, **intermediate.forward_kwargs())
+        cached = teacher_inputs.get("logits")
+        teacher_logits = (cached if cached is not None else teacher_outputs.logits).float()
+        values = intermediate.per_example_losses(
+            (outputs, student_capture), (teacher_outputs, teacher_capture), student_mask, projections_of(unwrapped)
+        )
+        # Hidden states and attention maps must not reach prediction_step as extra "logits".
+        outputs = type(outputs)(**{k: v for k, v in outputs.items() if k not in ("hidden_states", "attentions")})
+        return outputs, teacher_logits, values
 
     @torch.no_grad()
     def _teacher_logits(self, teacher_inputs: dict[str, Any], student_inputs: dict[str, Any]) -> torch.Tensor:
         if "logits" in teacher_inputs:  # precomputed (a teacher-output cache column named teacher_logits)
             return teacher_inputs["logits"].float()
+        return self._run_teacher(self._teacher_forward_inputs(teacher_inputs, student_inputs)).logits.float()
+
+    def _teacher_forward_inputs(self, teacher_inputs: dict[str, Any], student_inputs: dict[str, Any]) -> dict:
+        """The teacher's own ``teacher_*`` inputs, or the student's when the batch has none."""
+        if self.teacher is None:
+            raise ValueError(
+                "This DistillationTrainer has no teacher (it trains from cached teacher logits), but this batch has "
+                f"no {TEACHER_PREFIX}logits: add the column to every dataset it sees (hf_distill.cache."
+                "add_teacher_logits), eval datasets included, or pass teacher_model=..."
+            )
+        teacher_inputs = {k: v for k, v in teacher_inputs.items() if k != "logits"}
         if not teacher_inputs:
             if self._tokenizer_mismatch:
                 raise ValueError(
@@ -168,11 +276,13 @@ class DistillationTrainer(Trainer):
                     "teacher_tokenizer=teacher_tokenizer, text_fields=[...]) or add teacher_-prefixed columns."
                 )
             teacher_inputs = student_inputs
-        teacher_inputs = {k: v for k, v in teacher_inputs.items() if k in self._teacher_argument_names}
+        return {k: v for k, v in teacher_inputs.items() if k in self._teacher_argument_names}
+
+    def _run_teacher(self, forward_inputs: dict[str, Any], **kwargs: Any) -> Any:
         if self.teacher.training:  # a callback or user code switched it; the teacher must never run dropout
             self.teacher.eval()
         with self.accelerator.autocast():
-            return self.teacher(**teacher_inputs).logits.float()
+            return self.teacher(**forward_inputs, **kwargs)
 
     def _problem_type(self, labels: torch.Tensor) -> str:
         config = getattr(self.accelerator.unwrap_model(self.model), "config", None)
@@ -185,6 +295,40 @@ class DistillationTrainer(Trainer):
 
     def _averages_across_processes(self) -> bool:
         return bool(self.args.average_tokens_across_devices) and self.accelerator.num_processes > 1
+
+    # ---- Projections: in checkpoints, not in the exported student ----
+
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        """Save the student alone (never the teacher nor the intermediate-term projections)."""
+        with projections_detached(self.accelerator.unwrap_model(self.model)):
+            super().save_model(output_dir, _internal_call)
+
+    def _save_checkpoint(self, model: nn.Module, trial: Any) -> None:
+        super()._save_checkpoint(model, trial)
+        projections = projections_of(self.accelerator.unwrap_model(self.model))
+        if projections is not None and self.args.should_save:
+            folder = os.path.join(
+                self._get_output_dir(trial=trial), f"{PREFIX_CHECKPOINT_DIR}-{self.state.global_step}"
+            )
+            state = {name: value.detach().cpu().contiguous() for name, value in projections.state_dict().items()}
+            safetensors.torch.save_file(state, os.path.join(folder, PROJECTIONS_FILE))
+
+    def _load_from_checkpoint(self, resume_from_checkpoint: str, model: nn.Module | None = None) -> None:
+        target = self.accelerator.unwrap_model(model if model is not None else self.model)
+        with projections_detached(target) as projections:
+            super()._load_from_checkpoint(resume_from_checkpoint, model)
+        if projections is not None:
+            path = os.path.join(resume_from_checkpoint, PROJECTIONS_FILE)
+            if not os.path.isfile(path):
+                raise ValueError(
+                    f"{resume_from_checkpoint} has no {PROJECTIONS_FILE}: it was not saved by a DistillationTrainer "
+                    "with the same intermediate terms, so the projections cannot resume. Start a new run instead."
+                )
+            projections.load_state_dict(safetensors.torch.load_file(path, device="cpu"))
+
+    def _load_best_model(self) -> None:
+        with projections_detached(self.accelerator.unwrap_model(self.model)):
+            super()._load_best_model()
 
     # ---- Counting the examples of an optimizer step ----
 
@@ -239,6 +383,14 @@ class DistillationTrainer(Trainer):
             # Without labels the Trainer calls the model directly: the teacher's inputs must not reach it.
             inputs = split_teacher_inputs(inputs)[0]
         return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys)
+
+
+def _has_cached_teacher_logits(dataset: Any) -> bool:
+    """Whether ``dataset`` (a `datasets.Dataset` or a list of dicts) has a precomputed ``teacher_logits`` column."""
+    columns = getattr(dataset, "column_names", None)
+    if columns is None and isinstance(dataset, list) and dataset and isinstance(dataset[0], dict):
+        columns = list(dataset[0])
+    return f"{TEACHER_PREFIX}logits" in (columns or [])
 
 
 def _num_examples(batch: dict[str, Any]) -> int:

@@ -1,9 +1,17 @@
+import os
 import sys
 from pathlib import Path
 
 import pytest
 
 sys.path.insert(0, str(Path(__file__).parent))
+
+from hub_server import TOKEN, LocalHub, free_port, hub_environment  # noqa: E402
+
+# huggingface_hub reads HF_ENDPOINT and HF_HUB_DISABLE_XET when it is imported: point it at the local test hub
+# before anything imports it (tiny imports transformers). No test can reach the real Hub.
+HUB_PORT = free_port()
+os.environ.update(hub_environment(HUB_PORT))
 
 from tiny import make_tokenizer, quiet_args, sentiment_dataset, tiny_bert  # noqa: E402
 
@@ -41,3 +49,26 @@ def trained_teacher(tokenizer, trained_teacher_state):
     teacher = tiny_bert(tokenizer, seed=123, layers=4)
     teacher.load_state_dict(trained_teacher_state)
     return teacher
+
+
+@pytest.fixture(scope="session")
+def hub(tmp_path_factory):
+    """A local Hub-compatible server (tests/hub_server.py) on 127.0.0.1, with HF_TOKEN set to its dummy token."""
+    from huggingface_hub import constants
+
+    server = LocalHub(HUB_PORT)
+    if constants.ENDPOINT != server.url:
+        pytest.fail(
+            f"huggingface_hub was imported before tests/conftest.py set HF_ENDPOINT (its endpoint is "
+            f"{constants.ENDPOINT}); run the tests with pytest from the repository root."
+        )
+    cache = str(tmp_path_factory.mktemp("hf_hub_cache"))
+    patch = pytest.MonkeyPatch()
+    patch.setenv("HF_TOKEN", TOKEN)
+    patch.setenv("HF_HUB_CACHE", cache)  # for subprocesses
+    patch.setattr(constants, "HF_HUB_CACHE", cache)
+    patch.setattr(constants, "HF_HUB_DISABLE_XET", True)
+    server.start()
+    yield server
+    server.stop()
+    patch.undo()

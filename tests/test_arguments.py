@@ -1,3 +1,4 @@
+import dataclasses
 import json
 
 import pytest
@@ -5,6 +6,7 @@ import yaml
 from transformers import HfArgumentParser, TrainingArguments
 
 from hf_distill import DistillationTrainingArguments
+from hf_distill.terms import PRESETS
 
 
 def test_defaults_and_contract_names(tmp_path):
@@ -73,3 +75,93 @@ def test_upgrade_from_plain_training_arguments(tmp_path):
     assert isinstance(upgraded, DistillationTrainingArguments)
     assert (upgraded.learning_rate, upgraded.gradient_accumulation_steps, upgraded.seed) == (3e-4, 3, 11)
     assert (upgraded.alpha, upgraded.temperature) == (0.8, 2.0)
+
+
+# ---- Intermediate terms, layer mapping, presets ----
+
+
+@pytest.mark.parametrize("preset", sorted(PRESETS))
+def test_a_preset_expands_into_the_settings_a_user_could_write(tmp_path, preset):
+    from_preset = DistillationTrainingArguments(output_dir=str(tmp_path), distill_preset=preset)
+    spec = PRESETS[preset]
+    by_hand = DistillationTrainingArguments(
+        output_dir=str(tmp_path),
+        intermediate_terms=[dataclasses.asdict(term) for term in spec.terms],
+        layer_mapping=spec.layer_mapping,
+        distill_phases=spec.distill_phases,
+    )
+    assert from_preset.intermediate_terms == by_hand.intermediate_terms
+    assert from_preset.intermediate_term_list() == list(spec.terms)
+    assert (from_preset.layer_mapping, from_preset.distill_phases) == (by_hand.layer_mapping, by_hand.distill_phases)
+
+
+def test_preset_contents_follow_the_papers(tmp_path):
+    def expand(preset):
+        args = DistillationTrainingArguments(output_dir=str(tmp_path), distill_preset=preset)
+        return args.intermediate_terms, args.layer_mapping, args.distill_phases
+
+    assert expand("pkd-skip") == ([{"loss": "pkd"}], "skip", "joint")
+    assert expand("pkd-last") == ([{"loss": "pkd"}], "last", "joint")
+    assert expand("distilbert")[0] == [{"loss": "cosine", "student_layer": -1, "teacher_layer": -1}]
+    tinybert_terms, mapping, phases = expand("tinybert")
+    assert [t["loss"] for t in tinybert_terms] == ["embedding_mse", "hidden_mse", "attention_mse"]
+    assert (mapping, phases) == ("uniform", "intermediate_then_prediction")
+    assert [t["loss"] for t in expand("minilm")[0]] == ["attention_kl", "value_relation"]
+    assert [t["loss"] for t in expand("minilmv2")[0]] == ["qq_relation", "kk_relation", "vv_relation"]
+    assert [t["loss"] for t in expand("mobilebert")[0]] == ["hidden_mse", "attention_kl"]
+
+
+def test_user_settings_override_the_preset(tmp_path):
+    args = DistillationTrainingArguments(
+        output_dir=str(tmp_path),
+        distill_preset="tinybert",
+        layer_mapping="1:2,2:4",
+        distill_phases="joint",
+        intermediate_terms=[{"loss": "hidden_mse", "weight": 2.0}],
+    )
+    assert args.intermediate_terms == [{"loss": "hidden_mse", "weight": 2.0}]
+    assert (args.layer_mapping, args.distill_phases) == ("1:2,2:4", "joint")
+    plain = DistillationTrainingArguments(output_dir=str(tmp_path))
+    assert (plain.intermediate_terms, plain.layer_mapping, plain.distill_phases) == (None, "uniform", "joint")
+
+
+def test_intermediate_settings_from_cli_json_and_yaml(tmp_path):
+    parser = HfArgumentParser(DistillationTrainingArguments)
+    terms = [{"loss": "attention_mse", "student_layer": 1, "teacher_layer": 2, "weight": 0.5}]
+    (cli,) = parser.parse_args_into_dataclasses(
+        ["--output_dir", str(tmp_path), "--intermediate_terms", json.dumps(terms), "--layer_mapping", "2,4,6"]
+    )
+    assert cli.intermediate_terms == terms and cli.layer_mapping == "2,4,6"
+    (preset,) = parser.parse_args_into_dataclasses(["--output_dir", str(tmp_path), "--distill_preset", "pkd-skip"])
+    assert preset.intermediate_terms == [{"loss": "pkd"}] and preset.layer_mapping == "skip"
+    config = {"output_dir": str(tmp_path), "intermediate_terms": terms, "layer_mapping": [[1, 2], [2, 4]]}
+    (tmp_path / "t.json").write_text(json.dumps(config))
+    (tmp_path / "t.yaml").write_text(yaml.safe_dump(config))
+    for parsed in (
+        parser.parse_json_file(str(tmp_path / "t.json"))[0],
+        parser.parse_yaml_file(str(tmp_path / "t.yaml"))[0],
+    ):
+        assert parsed.intermediate_terms == terms and parsed.layer_mapping == [[1, 2], [2, 4]]
+    with pytest.raises(SystemExit):
+        parser.parse_args_into_dataclasses(["--output_dir", str(tmp_path), "--distill_preset", "bert-of-theseus"])
+
+
+@pytest.mark.parametrize(
+    ("overrides", "message"),
+    [
+        ({"distill_preset": "patient"}, r"distill_preset='patient' is not one of pkd-skip"),
+        ({"intermediate_terms": [{"loss": "hidden_l1"}]}, r"Intermediate loss 'hidden_l1' is not one of"),
+        ({"intermediate_terms": [{"loss": "pkd", "layer": 2}]}, r"unknown keys \['layer'\]"),
+        ({"intermediate_terms": [{"loss": "pkd", "student_layer": 2}]}, r"sets only one of student_layer"),
+        ({"intermediate_terms": [{"loss": "pkd", "weight": -1}]}, r"weight=-1; weights must be >= 0"),
+        ({"intermediate_terms": [{"loss": "attention_kl", "projection": True}]}, r"cannot use a projection"),
+        ({"intermediate_terms": [{"loss": "hidden_mse", "relation_heads": 4}]}, r"relation_heads=4 is only for"),
+        ({"intermediate_terms": "[{loss"}, r"intermediate_terms='\[\{loss' is not valid JSON"),
+        ({"layer_mapping": "diagonal"}, r"layer_mapping='diagonal' is not one of uniform, skip, last"),
+        ({"distill_phases": "intermediate"}, r"trains on intermediate terms, but none are set"),
+        ({"distill_preset": "tinybert", "intermediate_phase_ratio": 1.0}, r"intermediate_phase_ratio=1.0 must be in"),
+    ],
+)
+def test_bad_intermediate_settings_are_refused(tmp_path, overrides, message):
+    with pytest.raises(ValueError, match=message):
+        DistillationTrainingArguments(output_dir=str(tmp_path), **overrides)

@@ -5,7 +5,18 @@ import math
 import pytest
 import torch
 
-from hf_distill.losses import hard_label_loss, logit_kd_loss, reduce_items
+from hf_distill.losses import (
+    attention_kl_loss,
+    attention_score_mse_loss,
+    cosine_embedding_loss,
+    embedding_mse_loss,
+    hard_label_loss,
+    hidden_mse_loss,
+    logit_kd_loss,
+    pkd_cls_loss,
+    reduce_items,
+    relation_kl_loss,
+)
 
 
 def softmax(values, temperature=1.0):
@@ -118,3 +129,163 @@ def test_hard_label_regression_and_multi_label():
     assert multi.item() == pytest.approx(math.log(2.0), rel=1e-6)
     with pytest.raises(ValueError, match="problem_type='ranking'"):
         hard_label_loss(logits, labels, problem_type="ranking")
+
+
+# ---- Intermediate losses (METHODS.md sections 3-7), by hand on [batch=2, seq=3] with the last token of example 2
+# padded; padded positions hold wild values that must not change anything. ----
+
+MASK = [[1, 1, 1], [1, 1, 0]]
+H_S = [[[1.0, 2.0], [0.5, -1.0], [3.0, -1.0]], [[1.0, 1.0], [2.0, 0.5], [99.0, 99.0]]]
+H_T = [[[0.0, 2.0], [1.0, 1.0], [3.0, 1.0]], [[1.0, 0.0], [0.5, 0.5], [-99.0, 99.0]]]
+
+
+def real_tokens(example):
+    return [i for i, keep in enumerate(MASK[example]) if keep]
+
+
+def test_hidden_mse_worked_by_hand():
+    # Example 1: token means of squared differences (1+0)/2, (.25+4)/2, (0+4)/2 -> (.5 + 2.125 + 2) / 3 = 1.541667.
+    # Example 2: (0+1)/2, (2.25+0)/2 -> (.5 + 1.125) / 2 = .8125; the padded token is ignored. Mean: 1.177083.
+    per_example = hidden_mse_loss(torch.tensor(H_S), torch.tensor(H_T), torch.tensor(MASK), reduction="none")
+    assert per_example.tolist() == pytest.approx([4.625 / 3, 0.8125])
+    loss = hidden_mse_loss(torch.tensor(H_S), torch.tensor(H_T), torch.tensor(MASK))
+    assert loss.item() == pytest.approx((4.625 / 3 + 0.8125) / 2)
+    assert embedding_mse_loss(torch.tensor(H_S), torch.tensor(H_T), torch.tensor(MASK)).item() == loss.item()
+    summed = hidden_mse_loss(torch.tensor(H_S), torch.tensor(H_T), torch.tensor(MASK), reduction="sum")
+    assert summed.item() == pytest.approx(4.625 / 3 + 0.8125)
+
+
+def test_cosine_embedding_loss_by_hand():
+    def one_minus_cos(u, v):
+        dot = sum(a * b for a, b in zip(u, v))
+        return 1 - dot / (math.sqrt(sum(a * a for a in u)) * math.sqrt(sum(b * b for b in v)))
+
+    expected = [
+        sum(one_minus_cos(H_S[b][i], H_T[b][i]) for i in real_tokens(b)) / len(real_tokens(b)) for b in range(2)
+    ]
+    per_example = cosine_embedding_loss(torch.tensor(H_S), torch.tensor(H_T), torch.tensor(MASK), reduction="none")
+    assert per_example.tolist() == pytest.approx(expected, rel=1e-6)
+    # Example 1, token 1 by hand: cos((1, 2), (0, 2)) = 4 / (sqrt(5) * 2) = .894427.
+    assert one_minus_cos(H_S[0][0], H_T[0][0]) == pytest.approx(1 - 0.894427, abs=1e-6)
+    # Identical directions give 0 whatever the norms.
+    same = cosine_embedding_loss(torch.tensor(H_T) * 3, torch.tensor(H_T), torch.tensor(MASK))
+    assert same.item() == pytest.approx(0.0, abs=1e-6)
+
+
+def test_pkd_normalised_cls_distance_by_hand():
+    # (3, 4)/5 - (1, 0) = (-.4, .8): .16 + .64 = .8; (0, 2) and (0, 5) point the same way: 0. Mean .4.
+    student, teacher = torch.tensor([[3.0, 4.0], [0.0, 2.0]]), torch.tensor([[1.0, 0.0], [0.0, 5.0]])
+    assert pkd_cls_loss(student, teacher, reduction="none").tolist() == pytest.approx([0.8, 0.0], abs=1e-6)
+    assert pkd_cls_loss(student, teacher).item() == pytest.approx(0.4)
+    with pytest.raises(ValueError, match=r"\[batch, width\]"):
+        pkd_cls_loss(torch.zeros(2, 3, 4), torch.zeros(2, 3, 4))
+
+
+# Scores / attention maps [batch=2, heads=2, seq=3, seq=3].
+SCORES_S = [
+    [[[1.0, 2.0, 0.0], [0.0, 1.0, 1.0], [2.0, 2.0, 2.0]], [[0.5, 0.0, 1.0], [1.0, -1.0, 0.0], [0.0, 0.0, 3.0]]],
+    [[[1.0, 0.0, -1e4], [2.0, 1.0, -1e4], [7.0, 7.0, 7.0]], [[0.0, 0.0, -1e4], [1.0, 3.0, -1e4], [5.0, 5.0, 5.0]]],
+]
+SCORES_T = [
+    [[[0.0, 2.0, 1.0], [0.0, 0.0, 1.0], [2.0, 1.0, 2.0]], [[0.5, 1.0, 1.0], [0.0, -1.0, 2.0], [0.0, 1.0, 3.0]]],
+    [[[3.0, 0.0, 50.0], [2.0, 0.0, 60.0], [-7.0, 7.0, 9.0]], [[0.0, 2.0, 70.0], [1.0, 1.0, 80.0], [0.0, 5.0, 1.0]]],
+]
+
+
+def test_attention_score_mse_excludes_pairs_with_a_padded_token():
+    def hand(b):
+        keep = real_tokens(b)
+        per_head = [
+            sum((SCORES_S[b][h][i][j] - SCORES_T[b][h][i][j]) ** 2 for i in keep for j in keep) / len(keep) ** 2
+            for h in range(2)
+        ]
+        return sum(per_head) / 2
+
+    # Example 2 by hand: head 1 pairs (0,0),(0,1),(1,0),(1,1): 4 + 0 + 0 + 1 -> 5/4; head 2: 0 + 4 + 0 + 4 -> 2.
+    assert hand(1) == pytest.approx((5 / 4 + 2) / 2)
+    per_example = attention_score_mse_loss(
+        torch.tensor(SCORES_S), torch.tensor(SCORES_T), torch.tensor(MASK), reduction="none"
+    )
+    assert per_example.tolist() == pytest.approx([hand(0), hand(1)], rel=1e-6)
+    # -inf in masked entries (scores with the additive mask applied) changes nothing and the gradient stays finite.
+    student = torch.tensor(SCORES_S)
+    student[1, :, :, 2] = float("-inf")
+    student.requires_grad_(True)
+    loss = attention_score_mse_loss(student, torch.tensor(SCORES_T), torch.tensor(MASK))
+    assert loss.item() == pytest.approx((hand(0) + hand(1)) / 2, rel=1e-6)
+    loss.backward()
+    assert torch.isfinite(student.grad).all()
+    assert student.grad[1, :, 2].abs().sum() == 0 and student.grad[1, :, :, 2].abs().sum() == 0
+
+
+def masked_softmax(row, keep):
+    exps = [math.exp(v) if k else 0.0 for v, k in zip(row, keep)]
+    return [e / sum(exps) for e in exps]
+
+
+def hand_row_kl(p_t, p_s):
+    return sum(t * (math.log(t) - math.log(s)) for t, s in zip(p_t, p_s) if t > 0)
+
+
+def test_attention_kl_on_distributions_by_hand():
+    # Distributions as eager attention produces them: softmax over the real keys, 0 on padded keys.
+    def probs(scores):
+        return [[[masked_softmax(scores[b][h][i], MASK[b]) for i in range(3)] for h in range(2)] for b in range(2)]
+
+    a_s, a_t = probs(SCORES_S), probs(SCORES_T)
+
+    def hand(b):
+        keep = real_tokens(b)
+        return sum(hand_row_kl(a_t[b][h][i], a_s[b][h][i]) for h in range(2) for i in keep) / (2 * len(keep))
+
+    per_example = attention_kl_loss(torch.tensor(a_s), torch.tensor(a_t), torch.tensor(MASK), reduction="none")
+    assert per_example.tolist() == pytest.approx([hand(0), hand(1)], rel=1e-5)
+    # Two-key worked example: a_t = (.5, .5), a_s = (.25, .75): KL = .5 ln 2 + .5 ln(2/3) = .143841.
+    one = attention_kl_loss(torch.tensor([[[[0.25, 0.75]]]]), torch.tensor([[[[0.5, 0.5]]]]), torch.tensor([[1]]))
+    assert one.item() == pytest.approx(0.143841, abs=1e-6)
+    assert attention_kl_loss(torch.tensor(a_t), torch.tensor(a_t), torch.tensor(MASK)).item() == pytest.approx(0.0)
+
+
+def test_relation_kl_with_relation_heads_independent_of_widths_by_hand():
+    # Student width 2, teacher width 4, 2 relation heads: d_r = 1 for the student, 2 for the teacher.
+    x_s = [[[1.0, 0.0], [0.0, 2.0], [1.0, 1.0]], [[0.5, -1.0], [1.0, 1.0], [50.0, -50.0]]]
+    x_t = [
+        [[1.0, 0.0, 0.5, 0.5], [0.0, 1.0, -1.0, 0.0], [1.0, 1.0, 0.0, 2.0]],
+        [[2.0, 0.0, 0.0, 1.0], [0.0, 1.0, 1.0, 1.0], [9.0, 9.0, 9.0, 9.0]],
+    ]
+
+    def relations(x, b, head, heads):
+        d_r = len(x[b][0]) // heads
+        vectors = [row[head * d_r : (head + 1) * d_r] for row in x[b]]
+        dots = [[sum(p * q for p, q in zip(u, v)) / math.sqrt(d_r) for v in vectors] for u in vectors]
+        return [masked_softmax(row, MASK[b]) for row in dots]
+
+    def hand(b):
+        keep = real_tokens(b)
+        total = 0.0
+        for head in range(2):
+            r_s, r_t = relations(x_s, b, head, 2), relations(x_t, b, head, 2)
+            total += sum(hand_row_kl(r_t[i], r_s[i]) for i in keep)
+        return total / (2 * len(keep))
+
+    per_example = relation_kl_loss(torch.tensor(x_s), torch.tensor(x_t), 2, torch.tensor(MASK), reduction="none")
+    assert per_example.tolist() == pytest.approx([hand(0), hand(1)], rel=1e-5)
+    assert hand(0) > 0.01 and hand(1) > 0.01
+    with pytest.raises(ValueError, match="width 2 is not divisible by 3 relation heads"):
+        relation_kl_loss(torch.tensor(x_s), torch.tensor(x_t), 3, torch.tensor(MASK))
+
+
+def test_intermediate_losses_refuse_mismatched_shapes():
+    with pytest.raises(ValueError, match="project the student to the teacher's width"):
+        hidden_mse_loss(torch.zeros(2, 3, 4), torch.zeros(2, 3, 8))
+    with pytest.raises(ValueError, match="student has 2 attention heads and the teacher 4"):
+        attention_score_mse_loss(torch.zeros(1, 2, 3, 3), torch.zeros(1, 4, 3, 3))
+    with pytest.raises(ValueError, match="mask has shape"):
+        attention_kl_loss(torch.zeros(1, 2, 3, 3), torch.zeros(1, 2, 3, 3), torch.ones(1, 4))
+
+
+def test_intermediate_losses_do_not_backpropagate_into_the_teacher():
+    student = torch.tensor(H_S, requires_grad=True)
+    teacher = torch.tensor(H_T, requires_grad=True)
+    (hidden_mse_loss(student, teacher) + relation_kl_loss(student, teacher, 2)).backward()
+    assert teacher.grad is None and student.grad is not None

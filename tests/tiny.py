@@ -104,3 +104,22 @@ def tokenized(dataset: datasets.Dataset, tokenizer, prefix: str = "", text_field
         return {prefix + key: encoded[key] for key in ("input_ids", "attention_mask")}
 
     return dataset.map(encode, batched=True)
+
+
+ARCHITECTURES = ("bert", "roberta", "mpnet", "distilbert")
+
+
+def tiny_encoder(
+    arch: str, vocab_size: int = 40, layers: int = 4, hidden: int = 32, heads: int = 4, num_labels: int = 2, seed=0
+):
+    """A tiny random ``*ForSequenceClassification`` of architecture ``arch`` (one of ARCHITECTURES)."""
+    from transformers import AutoConfig, AutoModelForSequenceClassification
+
+    torch.manual_seed(seed)
+    sizes = dict(hidden_size=hidden, num_hidden_layers=layers, num_attention_heads=heads, intermediate_size=2 * hidden)
+    if arch == "distilbert":
+        sizes = dict(dim=hidden, n_layers=layers, n_heads=heads, hidden_dim=2 * hidden)
+    config = AutoConfig.for_model(
+        arch, vocab_size=vocab_size, max_position_embeddings=64, pad_token_id=1, num_labels=num_labels, **sizes
+    )
+    return AutoModelForSequenceClassification.from_config(config)

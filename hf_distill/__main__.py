@@ -1,0 +1,7 @@
+"""``python -m hf_distill ...``: the same as the ``hf_distill`` console script."""
+
+import sys
+
+from .cli import main
+
+sys.exit(main())

@@ -1,0 +1,48 @@
+"""The ``hf_distill`` command: ``hf_distill push OUTPUT_DIR REPO_ID`` pushes a finished run's student to the Hub."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .hub import HubPushError, push_student
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="hf_distill", description="Knowledge distillation of BERT-family models.")
+    commands = parser.add_subparsers(dest="command", required=True)
+    push = commands.add_parser(
+        "push",
+        help="Push a finished run's student (safetensors, tokenizer, card) to the Hugging Face Hub.",
+        description="Push the student saved in OUTPUT_DIR to the Hub repo REPO_ID, with a card rendered from "
+        "OUTPUT_DIR/results.json. Only the student's files are sent: no teacher, checkpoints or training state.",
+    )
+    push.add_argument("output_dir", metavar="OUTPUT_DIR", help="The run's output directory (holds the student).")
+    push.add_argument("repo_id", metavar="REPO_ID", help="The Hub repo, 'namespace/name' or 'name'.")
+    push.add_argument("--private", action="store_true", default=None, help="Create the repo as private.")
+    push.add_argument("--token", default=None, help="A Hub token with write access (default: HF_TOKEN / login).")
+    push.add_argument("--revision", default=None, help="The branch to push to (default: main).")
+    push.add_argument("--commit_message", default="Upload distilled student", help="The commit message.")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        commit = push_student(
+            args.output_dir,
+            args.repo_id,
+            token=args.token,
+            private=args.private,
+            revision=args.revision,
+            commit_message=args.commit_message,
+        )
+    except (HubPushError, ValueError) as error:
+        print(f"hf_distill push: {error}", file=sys.stderr)
+        return 1
+    print(f"Pushed {args.output_dir} to {commit.repo_url.repo_id}: {commit.commit_url}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,184 @@
+"""Intermediate-layer distillation terms, and the paper recipes (presets) that expand into them.
+
+A term says which loss compares which student layer with which teacher layer, with what weight, and whether the
+student side goes through a learned projection to the teacher's width first. Layers are numbered as in
+`hf_distill.layers` (0 = embeddings, 1..N transformer layers, -1 = last); a term without layers applies to every
+``(student, teacher)`` pair of the ``layer_mapping``. A preset is nothing but a list of terms plus a layer mapping
+and training phases: what it expands into is exactly what a user could write by hand (METHODS.md sections 3-7).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TermLoss:
+    """What a loss reads and needs.
+
+    Attributes:
+        source: ``"hidden"`` (``hidden_states``), ``"attentions"`` (attention probabilities, eager attention),
+            ``"scores"`` (pre-softmax scores, hooks) or ``"query"``/``"key"``/``"value"`` (projections, hooks).
+        projectable: compares width-sized vectors, so a projection can map the student to the teacher's width.
+        equal_heads: compares head by head: teacher and student need the same number of attention heads.
+        help: one line for the docs.
+    """
+
+    source: str
+    projectable: bool
+    equal_heads: bool
+    help: str
+
+
+TERM_LOSSES: dict[str, TermLoss] = {
+    "hidden_mse": TermLoss("hidden", True, False, "MSE of hidden states (TinyBERT L_hidn, MobileBERT FMT)"),
+    "embedding_mse": TermLoss("hidden", True, False, "MSE of the embedding outputs (TinyBERT L_embd); layers 0:0"),
+    "cosine": TermLoss("hidden", True, False, "1 - cosine of hidden states (DistilBERT L_cos)"),
+    "pkd": TermLoss("hidden", True, False, "squared distance of unit [CLS] vectors (BERT-PKD L_pt)"),
+    "attention_mse": TermLoss("scores", False, True, "MSE of pre-softmax attention scores (TinyBERT L_attn)"),
+    "attention_kl": TermLoss("attentions", False, True, "KL of attention distributions (MobileBERT AT, MiniLM L_at)"),
+    "value_relation": TermLoss("value", False, True, "KL of value relations, heads = attention heads (MiniLM L_vr)"),
+    "qq_relation": TermLoss("query", False, False, "KL of query-query relations (MiniLMv2)"),
+    "kk_relation": TermLoss("key", False, False, "KL of key-key relations (MiniLMv2)"),
+    "vv_relation": TermLoss("value", False, False, "KL of value-value relations (MiniLMv2)"),
+}
+RELATION_LOSSES = ("qq_relation", "kk_relation", "vv_relation")
+DISTILL_PHASES = ("joint", "intermediate", "prediction", "intermediate_then_prediction")
+
+
+@dataclass(frozen=True)
+class IntermediateTerm:
+    """One intermediate-layer loss term.
+
+    Attributes:
+        loss: a name of `TERM_LOSSES`.
+        student_layer, teacher_layer: the layers compared (both or neither; 0 = embeddings, -1 = last). Neither:
+            every pair of ``layer_mapping`` (``embedding_mse``: 0 and 0).
+        weight: multiplies the loss (per layer pair) in the total.
+        projection: pass the student's vectors through a learned linear map to the teacher's width first. None:
+            only when the widths differ. False with different widths is an error.
+        relation_heads: MiniLMv2 relation heads (qq/kk/vv_relation only); None: the student's head count.
+    """
+
+    loss: str
+    student_layer: int | None = None
+    teacher_layer: int | None = None
+    weight: float = 1.0
+    projection: bool | None = None
+    relation_heads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.loss not in TERM_LOSSES:
+            raise ValueError(f"Intermediate loss {self.loss!r} is not one of {', '.join(TERM_LOSSES)}.")
+        if (self.student_layer is None) != (self.teacher_layer is None):
+            raise ValueError(
+                f"The {self.loss} term sets only one of student_layer/teacher_layer ({self.student_layer}, "
+                f"{self.teacher_layer}): give both, or neither to use every pair of layer_mapping."
+            )
+        if not self.weight >= 0:
+            raise ValueError(f"The {self.loss} term has weight={self.weight}; weights must be >= 0.")
+        if self.projection and not TERM_LOSSES[self.loss].projectable:
+            raise ValueError(
+                f"The {self.loss} term cannot use a projection: it compares attention maps or relations, whose "
+                "shape does not depend on the width. Remove projection=True."
+            )
+        if self.relation_heads is not None and (self.loss not in RELATION_LOSSES or self.relation_heads < 1):
+            raise ValueError(
+                f"relation_heads={self.relation_heads} is only for {', '.join(RELATION_LOSSES)}, and must be >= 1."
+            )
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> IntermediateTerm:
+        if not isinstance(values, dict):
+            raise ValueError(f"An intermediate term must be a dict such as {{'loss': 'hidden_mse'}}, got {values!r}.")
+        allowed = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - allowed
+        if unknown:
+            raise ValueError(
+                f"Intermediate term {values} has unknown keys {sorted(unknown)}; allowed: {sorted(allowed)}."
+            )
+        return cls(**values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The fields that differ from the defaults (what a user would write)."""
+        defaults = IntermediateTerm(loss=self.loss)
+        return {
+            f.name: getattr(self, f.name)
+            for f in dataclasses.fields(self)
+            if f.name == "loss" or getattr(self, f.name) != getattr(defaults, f.name)
+        }
+
+
+def parse_terms(value: Sequence[dict[str, Any] | IntermediateTerm] | str | None) -> list[IntermediateTerm]:
+    """Terms from a list of dicts / `IntermediateTerm`, or a JSON string of such a list (the command-line form)."""
+    if value is None:
+        return []
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except json.JSONDecodeError as error:
+            raise ValueError(
+                f"intermediate_terms={value!r} is not valid JSON ({error}); pass a list such as "
+                '\'[{"loss": "hidden_mse", "weight": 1.0}]\'.'
+            ) from None
+    if isinstance(value, dict):
+        value = [value]
+    return [item if isinstance(item, IntermediateTerm) else IntermediateTerm.from_dict(item) for item in value]
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A paper recipe: the terms, the layer mapping and the phases it expands into, and the student it assumes."""
+
+    terms: tuple[IntermediateTerm, ...]
+    layer_mapping: str
+    distill_phases: str
+    student: str
+
+
+PRESETS: dict[str, Preset] = {
+    # BERT-PKD (METHODS.md 4): first-k student; L_pt on [CLS] of student layers 1..k-1, the top is left to L_kd.
+    "pkd-skip": Preset((IntermediateTerm("pkd"),), "skip", "joint", 'shallow_student(teacher, "first_k", k)'),
+    "pkd-last": Preset((IntermediateTerm("pkd"),), "last", "joint", 'shallow_student(teacher, "first_k", k)'),
+    # DistilBERT (METHODS.md 3): every-other init, cosine between the last hidden states, with logit KD.
+    "distilbert": Preset(
+        (IntermediateTerm("cosine", -1, -1),), "uniform", "joint", 'shallow_student(teacher, "every_other")'
+    ),
+    # TinyBERT task distillation (METHODS.md 5): embd + hidn (projected, W_e and W_h) + attn on uniformly mapped
+    # layers first, then the prediction loss alone.
+    "tinybert": Preset(
+        (
+            IntermediateTerm("embedding_mse", 0, 0, projection=True),
+            IntermediateTerm("hidden_mse", projection=True),
+            IntermediateTerm("attention_mse"),
+        ),
+        "uniform",
+        "intermediate_then_prediction",
+        "narrow_student(teacher.config, 4, 312, 1200, 12) or any student with the teacher's head count",
+    ),
+    # MobileBERT (METHODS.md 6): feature-map (hidden MSE) + attention (KL) transfer, layer to layer.
+    "mobilebert": Preset(
+        (IntermediateTerm("hidden_mse"), IntermediateTerm("attention_kl")),
+        "uniform",
+        "joint",
+        "a student with the teacher's head count (depth mapped uniformly)",
+    ),
+    # MiniLM (METHODS.md 7): last layer only, attention KL + value-relation KL.
+    "minilm": Preset(
+        (IntermediateTerm("attention_kl", -1, -1), IntermediateTerm("value_relation", -1, -1)),
+        "uniform",
+        "joint",
+        "any depth and width, the teacher's head count",
+    ),
+    # MiniLMv2 (METHODS.md 7): Q-Q, K-K, V-V relations of the last layers, relation heads free.
+    "minilmv2": Preset(
+        tuple(IntermediateTerm(loss, -1, -1) for loss in RELATION_LOSSES),
+        "uniform",
+        "joint",
+        "any depth, width and head count",
+    ),
+}

@@ -1,0 +1,232 @@
+"""Arguments of `run_glue_distill.py`: dataclasses parsed by `HfArgumentParser` from a YAML/JSON config and the
+command line, the command line winning."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from methods import METHODS, method_argument_classes
+from transformers import HfArgumentParser
+
+from hf_distill import DistillationTrainingArguments
+from hf_distill.glue import get_task
+
+STAGES = ("distill", "teacher")
+
+
+@dataclass
+class ModelArguments:
+    """Which teacher, which student, which method."""
+
+    teacher_model_name_or_path: str = field(
+        metadata={
+            "help": "Path or Hub id of the teacher. Stage 'distill': a teacher fine-tuned on the task (e.g. the "
+            "output_dir of a '--stage teacher' run). Stage 'teacher': the pre-trained model to fine-tune."
+        }
+    )
+    stage: str = field(
+        default="distill",
+        metadata={
+            "help": "'distill': distil the teacher into the student. 'teacher': fine-tune the teacher on the task "
+            "first (plain fine-tuning; its output_dir is the teacher of a later 'distill' run).",
+            "choices": list(STAGES),
+        },
+    )
+    distill_method: str = field(
+        default="logit",
+        metadata={"help": "Distillation method, from recipes/methods.py.", "choices": list(METHODS)},
+    )
+    student_model_name_or_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "Path or Hub id of the student (a fresh classification head is added). Unset: the student is "
+            "built from the teacher with --student_layers."
+        },
+    )
+    student_layers: str | None = field(
+        default=None,
+        metadata={
+            "help": "Keep only these encoder layers of the student source (the student checkpoint, or the teacher "
+            "when no student is given), copying embeddings and classifier (hf_distill.students.shallow_student): "
+            "'every_other', 'first_k' (with --student_num_layers) or comma-separated layer indices such as '0,2,4'."
+        },
+    )
+    student_num_layers: int | None = field(
+        default=None, metadata={"help": "Number of layers for student_layers='every_other' or 'first_k'."}
+    )
+    teacher_tokenizer_name: str | None = field(
+        default=None, metadata={"help": "Teacher tokenizer (default: the teacher's folder / id)."}
+    )
+    student_tokenizer_name: str | None = field(
+        default=None,
+        metadata={"help": "Student tokenizer (default: the student's, or the teacher's for a student built from it)."},
+    )
+
+    def __post_init__(self) -> None:
+        if self.stage not in STAGES:
+            raise ValueError(f"stage={self.stage!r} is not one of {', '.join(STAGES)}.")
+        if self.distill_method not in METHODS:
+            raise ValueError(f"distill_method={self.distill_method!r} is not one of {', '.join(METHODS)}.")
+        if self.stage == "distill" and self.student_model_name_or_path is None and self.student_layers is None:
+            raise ValueError(
+                "No student: set student_model_name_or_path (a checkpoint) and/or student_layers (layers of the "
+                "teacher to keep, e.g. 'every_other' or '0,2,4')."
+            )
+
+    @property
+    def student_layer_spec(self) -> str | list[int] | None:
+        """``student_layers`` as `shallow_student` takes it: a strategy name or a list of layer indices."""
+        if self.student_layers is None or self.student_layers in ("every_other", "first_k"):
+            return self.student_layers
+        try:
+            return [int(part) for part in str(self.student_layers).replace(" ", "").strip("[]").split(",")]
+        except ValueError:
+            raise ValueError(
+                f"student_layers={self.student_layers!r} is not 'every_other', 'first_k' or comma-separated layer "
+                "indices such as '0,2,4'."
+            ) from None
+
+
+@dataclass
+class DataArguments:
+    """Which GLUE task, from where, how it is tokenized, cached and augmented."""
+
+    task_name: str = field(metadata={"help": "GLUE task: cola, sst2, mrpc, qqp, stsb, mnli, qnli, rte or wnli."})
+    glue_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "Local GLUE folder with one sub-folder per task (SST-2/train.tsv, SST-2/dev.tsv, ...). Unset: "
+            "the Hub dataset nyu-mll/glue."
+        },
+    )
+    max_seq_length: int = field(default=128, metadata={"help": "Truncate inputs to this many tokens."})
+    train_shuffle_seed: int | None = field(
+        default=None,
+        metadata={
+            "help": "Shuffle the training rows with random.Random(seed).shuffle before max_train_samples picks the "
+            "first ones (unset: file order)."
+        },
+    )
+    max_train_samples: int | None = field(default=None, metadata={"help": "Keep the first N training rows."})
+    max_eval_samples: int | None = field(default=None, metadata={"help": "Keep the first N rows of each dev split."})
+    teacher_cache_dir: str | None = field(
+        default=None,
+        metadata={
+            "help": "Folder for the teacher output cache: the teacher's logits over the training set are computed "
+            "once, stored there and reused, and training runs no teacher forward. A cache made for another "
+            "teacher, data or tokenization is refused."
+        },
+    )
+    overwrite_teacher_cache: bool = field(
+        default=False, metadata={"help": "Recompute the teacher cache even when a file exists."}
+    )
+    augment_copies: int = field(
+        default=0,
+        metadata={"help": "Augmented copies per training example (0: no augmentation), labelled by the teacher."},
+    )
+    augment_mask_prob: float = field(default=0.1, metadata={"help": "Per-word probability of masking."})
+    augment_replace_prob: float = field(
+        default=0.1,
+        metadata={"help": "Per-word probability of replacing by a masked-LM candidate or an embedding neighbour."},
+    )
+    augment_ngram_prob: float = field(default=0.25, metadata={"help": "Probability of keeping only an n-gram."})
+    augment_ngram_max: int = field(default=5, metadata={"help": "Largest n for n-gram sampling."})
+    augment_top_k: int = field(default=15, metadata={"help": "Candidates per replaced word."})
+    augment_mlm_model: str | None = field(
+        default=None,
+        metadata={"help": "Masked LM (path or Hub id) for replacement candidates; unset: embedding neighbours only."},
+    )
+    augment_hard_labels: bool = field(
+        default=False,
+        metadata={"help": "Also give augmented rows the teacher's prediction as a hard label (Distilled BiLSTM)."},
+    )
+    inference_repeats: int = field(
+        default=3, metadata={"help": "Timed passes over the dev set for the inference speedup (best one counts)."}
+    )
+
+    def __post_init__(self) -> None:
+        get_task(self.task_name)  # an unknown task fails here, before anything is loaded
+        if self.max_seq_length < 2:
+            raise ValueError(f"max_seq_length={self.max_seq_length} must be >= 2.")
+        if self.augment_copies < 0:
+            raise ValueError(f"augment_copies={self.augment_copies} must be >= 0.")
+        if self.inference_repeats < 1:
+            raise ValueError(f"inference_repeats={self.inference_repeats} must be >= 1.")
+
+
+def _load_config(path: str) -> dict[str, Any]:
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"config file {path} does not exist.")
+    text = Path(path).read_text()
+    try:
+        config = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
+    except (json.JSONDecodeError, yaml.YAMLError) as error:
+        raise ValueError(
+            f"config file {path} is not valid {'JSON' if path.endswith('.json') else 'YAML'}: {error}"
+        ) from None
+    if config is None:
+        return {}
+    if not isinstance(config, dict):
+        raise ValueError(f"config file {path} must hold a mapping of argument names to values.")
+    return {key: _expand(value) for key, value in config.items()}
+
+
+def _expand(value: Any) -> Any:
+    """``~`` and ``$VARIABLES`` expanded in string values, so configs can name local checkpoints portably."""
+    if isinstance(value, str) and (value.startswith("~") or "$" in value):
+        return os.path.expandvars(os.path.expanduser(value))
+    return value
+
+
+class RecipeArgumentParser(HfArgumentParser):
+    """`HfArgumentParser` whose command-line errors are one line (no usage dump); ``--help`` is unchanged."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def make_parser() -> HfArgumentParser:
+    parser = RecipeArgumentParser(
+        [ModelArguments, DataArguments, DistillationTrainingArguments, *method_argument_classes()],
+        description="Distil a teacher into a student on a GLUE task (or fine-tune the teacher with --stage teacher).",
+    )
+    parser.add_argument(
+        "--config",
+        default=None,
+        help="YAML or JSON file of arguments (the flag names without '--'); flags on the command line win.",
+    )
+    return parser
+
+
+def parse_arguments(argv: list[str] | None = None) -> tuple[Any, ...]:
+    """``(model_args, data_args, training_args, method_args_by_class, config_path)`` from ``--config`` and flags.
+
+    The config's values become the parser's defaults, so a flag given on the command line overrides them. A config
+    key that is no argument raises `ValueError` naming it.
+    """
+    pre = argparse.ArgumentParser(add_help=False)
+    pre.add_argument("--config", default=None)
+    config_path = pre.parse_known_args(argv)[0].config
+    parser = make_parser()
+    if config_path:
+        config = _load_config(config_path)
+        destinations = {action.dest for action in parser._actions} - {"help", "config"}
+        unknown = sorted(set(config) - destinations)
+        if unknown:
+            raise ValueError(
+                f"config file {config_path}: unknown key(s) {', '.join(unknown)}; keys are this recipe's flags "
+                "without '--' (see --help)."
+            )
+        for action in parser._actions:
+            if action.dest in config:
+                action.default = config[action.dest]
+                action.required = False
+    *dataclasses_, _ = parser.parse_args_into_dataclasses(args=argv)  # the last one is the --config namespace
+    model_args, data_args, training_args, *method_args = dataclasses_
+    return model_args, data_args, training_args, method_args, config_path

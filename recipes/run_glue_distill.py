@@ -1,0 +1,420 @@
+"""Distil a teacher into a student on a GLUE task, or fine-tune the teacher first (``--stage teacher``).
+
+    accelerate launch recipes/run_glue_distill.py --config recipes/configs/sst2_logit_minilm.yaml [--flag value ...]
+
+Arguments come from the YAML/JSON ``--config`` and the command line (which wins); ``--help`` lists them all
+(glue_arguments.py: model and data arguments; `DistillationTrainingArguments`; each method's own). The method is
+picked by ``--distill_method`` from recipes/methods.py. At the end, ``OUTPUT_DIR/results.json`` holds the teacher's
+and the student's dev metrics, retention, parameter counts and compression, the measured inference speedup, train
+time and throughput, and the full configuration; the student (or, with ``--stage teacher``, the fine-tuned teacher)
+is saved in ``OUTPUT_DIR``. Bad input stops the run before training with one line on stderr and exit code 1, and
+no ``results.json`` is left behind. With ``--push_to_hub`` (``--hub_model_id``, ``--hub_private_repo``,
+``--hub_token``) the distilled student alone is pushed once ``results.json`` is written, with a model card made from
+it; if the Hub refuses or cannot be reached, everything stays saved and the message gives the ``hf_distill push``
+command that pushes it again.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+import datasets  # noqa: E402
+import torch  # noqa: E402
+import transformers  # noqa: E402
+from glue_arguments import DataArguments, ModelArguments, parse_arguments  # noqa: E402
+from glue_report import (  # noqa: E402
+    RESULTS_FILE,
+    configuration,
+    environment,
+    evaluate_splits,
+    inference_seconds,
+    parameter_count,
+    ratio,
+    train_summary,
+    write_results,
+)
+from methods import MethodContext, get_method  # noqa: E402
+from transformers import (  # noqa: E402
+    AutoModelForMaskedLM,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    Trainer,
+)
+
+from hf_distill import DistillationDataCollator, DistillationTrainingArguments  # noqa: E402
+from hf_distill.augment import AugmentationConfig, Augmenter, label_with_teacher  # noqa: E402
+from hf_distill.cache import (  # noqa: E402
+    add_teacher_logits,
+    cached_teacher_logits,
+    compute_teacher_logits,
+)
+from hf_distill.glue import GlueTask, compute_metrics_fn, get_task, load_glue  # noqa: E402
+from hf_distill.hub import HubPushError, push_student  # noqa: E402
+
+logger = logging.getLogger("run_glue_distill")
+
+
+# ---- Models and data ----
+
+
+def load_task_teacher(path: str, task: GlueTask) -> PreTrainedModel:
+    """The fine-tuned teacher at ``path``; refused when its head is untrained or its labels are not the task's."""
+    teacher, info = AutoModelForSequenceClassification.from_pretrained(path, output_loading_info=True)
+    prefix = teacher.base_model_prefix
+    untrained = [key for key in info.get("missing_keys", ()) if not key.startswith(prefix + ".")]
+    if untrained:
+        raise ValueError(
+            f"teacher {path!r} has no trained classification head (missing {', '.join(sorted(untrained))}): "
+            "fine-tune it on the task first with --stage teacher and pass that output_dir."
+        )
+    check_labels(teacher, task, f"teacher {path!r}")
+    return teacher.eval()
+
+
+def check_labels(model: PreTrainedModel, task: GlueTask, what: str) -> None:
+    config = model.config
+    names = [str(config.id2label[i]) for i in range(config.num_labels)] if config.id2label else []
+    default_names = all(name == f"LABEL_{i}" for i, name in enumerate(names))
+    expected = "one regression output" if task.is_regression else ", ".join(task.label_names)
+    same_names = default_names or task.is_regression or tuple(names) == task.label_names
+    if config.num_labels != task.num_labels or not same_names:
+        raise ValueError(
+            f"{what} predicts {config.num_labels} label(s) ({', '.join(names)}) but {task.name} needs {expected}: "
+            f"use a teacher fine-tuned on {task.name} (--stage teacher)."
+        )
+
+
+def build_student(model_args: ModelArguments, task: GlueTask, teacher: PreTrainedModel) -> PreTrainedModel:
+    """The student checkpoint (fresh head) and/or the chosen layers of it or of the teacher."""
+    if model_args.student_model_name_or_path is not None:
+        kwargs: dict[str, Any] = {"num_labels": task.num_labels}
+        if task.id2label:
+            kwargs.update(id2label=task.id2label, label2id={v: k for k, v in task.id2label.items()})
+        source = AutoModelForSequenceClassification.from_pretrained(model_args.student_model_name_or_path, **kwargs)
+    else:
+        source = teacher
+    if model_args.student_layers is None:
+        return source
+    from hf_distill.students import shallow_student  # issue 3's builders
+
+    return shallow_student(source, model_args.student_layer_spec, num_layers=model_args.student_num_layers)
+
+
+def tokenizers_differ(first: PreTrainedTokenizerBase, second: PreTrainedTokenizerBase) -> bool:
+    return first.pad_token_id != second.pad_token_id or first.get_vocab() != second.get_vocab()
+
+
+def tokenize(
+    dataset: datasets.Dataset, task: GlueTask, tokenizer: PreTrainedTokenizerBase, max_length: int, prefix: str = ""
+) -> datasets.Dataset:
+    def encode(batch: dict[str, list]) -> dict[str, list]:
+        encoded = tokenizer(*[batch[name] for name in task.text_fields], truncation=True, max_length=max_length)
+        return {prefix + key: value for key, value in encoded.items()}
+
+    return dataset.map(encode, batched=True, desc=f"Tokenizing{' for the teacher' if prefix else ''}")
+
+
+def load_data(data_args: DataArguments, task: GlueTask, training_args: DistillationTrainingArguments):
+    with training_args.main_process_first(desc="loading GLUE"):
+        raw = load_glue(task, data_args.glue_dir)
+    train = raw["train"]
+    if data_args.train_shuffle_seed is not None:
+        order = list(range(len(train)))
+        random.Random(data_args.train_shuffle_seed).shuffle(order)
+        train = train.select(order)
+    if data_args.max_train_samples is not None:
+        train = train.select(range(min(data_args.max_train_samples, len(train))))
+    evals = {split: raw[split] for split in task.eval_splits}
+    if data_args.max_eval_samples is not None:
+        evals = {split: ds.select(range(min(data_args.max_eval_samples, len(ds)))) for split, ds in evals.items()}
+    return train, evals
+
+
+def augment(train, task, teacher, teacher_tokenizer, data_args, training_args) -> datasets.Dataset:
+    """``augment_copies`` augmented copies of every training row (no gold label; the teacher labels them)."""
+    mlm = mlm_tokenizer = None
+    if data_args.augment_mlm_model:
+        mlm = AutoModelForMaskedLM.from_pretrained(data_args.augment_mlm_model).to(training_args.device)
+        mlm_tokenizer = AutoTokenizer.from_pretrained(data_args.augment_mlm_model)
+    config = AugmentationConfig(
+        num_copies=data_args.augment_copies,
+        mask_prob=data_args.augment_mask_prob,
+        replace_prob=data_args.augment_replace_prob,
+        ngram_prob=data_args.augment_ngram_prob,
+        ngram_max=data_args.augment_ngram_max,
+        top_k=data_args.augment_top_k,
+        seed=training_args.seed,
+    )
+    embeddings = teacher.get_input_embeddings().weight
+    augmenter = Augmenter(config, teacher_tokenizer, embeddings=embeddings, mlm=mlm, mlm_tokenizer=mlm_tokenizer)
+    return augmenter.augment_dataset(train, task.text_fields, show_progress=not training_args.disable_tqdm)
+
+
+def training_teacher_logits(teacher, train, teacher_tokenizer, task, teacher_path, data_args, training_args):
+    """The teacher's logits over the training rows: from / into the cache when one is configured."""
+    batch_size, progress = training_args.per_device_eval_batch_size, not training_args.disable_tqdm
+    if not data_args.teacher_cache_dir:
+        return compute_teacher_logits(
+            teacher, train, teacher_tokenizer, batch_size, training_args.device, progress
+        ), None
+    return cached_teacher_logits(
+        Path(data_args.teacher_cache_dir) / f"{task.name}-train.safetensors",
+        teacher,
+        train,
+        teacher_tokenizer,
+        data_columns=[*task.text_fields, "label"],
+        batch_size=batch_size,
+        device=training_args.device,
+        overwrite=data_args.overwrite_teacher_cache,
+        teacher_name=teacher_path,
+        show_progress=progress,
+    )
+
+
+# ---- The two stages ----
+
+
+def run_teacher_stage(model_args, data_args, training_args, task, train, evals) -> dict[str, Any]:
+    """Plain fine-tuning of the pre-trained teacher on the task; it is saved in output_dir."""
+    path = model_args.teacher_model_name_or_path
+    tokenizer = AutoTokenizer.from_pretrained(model_args.teacher_tokenizer_name or path)
+    kwargs: dict[str, Any] = {"num_labels": task.num_labels}
+    if task.id2label:
+        kwargs.update(id2label=task.id2label, label2id={v: k for k, v in task.id2label.items()})
+    model = AutoModelForSequenceClassification.from_pretrained(path, **kwargs)
+    train_tok = tokenize(train, task, tokenizer, data_args.max_seq_length)
+    evals_tok = {split: tokenize(ds, task, tokenizer, data_args.max_seq_length) for split, ds in evals.items()}
+    trainer = Trainer(
+        model=model,
+        args=training_args,
+        train_dataset=train_tok,
+        eval_dataset=evals_tok[task.main_eval_split],
+        data_collator=DistillationDataCollator(tokenizer),
+        processing_class=tokenizer,
+        compute_metrics=compute_metrics_fn(task),
+    )
+    train_output = trainer.train()
+    trainer.save_model(training_args.output_dir)
+    model = trainer.accelerator.unwrap_model(trainer.model)
+    metrics, _ = evaluate_splits(model, evals_tok, task, tokenizer, "", training_args, "Teacher")
+    return {
+        "teacher": {
+            "name_or_path": training_args.output_dir,
+            "fine_tuned_from": path,
+            "metrics": metrics[task.main_eval_split],
+            "metrics_by_split": metrics,
+            "parameters": parameter_count(model),
+        },
+        "train": train_summary(train_output, trainer, len(train_tok)),
+    }
+
+
+def run_distill_stage(model_args, data_args, training_args, method_args, task, train, evals) -> dict[str, Any]:
+    method = get_method(model_args.distill_method)
+    teacher_path = model_args.teacher_model_name_or_path
+    teacher = load_task_teacher(teacher_path, task)
+    teacher_tokenizer = AutoTokenizer.from_pretrained(model_args.teacher_tokenizer_name or teacher_path)
+    student_tokenizer_name = model_args.student_tokenizer_name or model_args.student_model_name_or_path
+    tokenizer = AutoTokenizer.from_pretrained(student_tokenizer_name) if student_tokenizer_name else teacher_tokenizer
+    use_logits = bool(data_args.teacher_cache_dir) or data_args.augment_copies > 0
+    if data_args.teacher_cache_dir and not method.supports_teacher_cache(training_args):
+        raise ValueError(
+            f"distill_method={method.name!r} with these settings needs more of the teacher than its logits at "
+            "every step; the teacher cache stores logits only: drop teacher_cache_dir."
+        )
+    use_logits = use_logits and method.supports_teacher_cache(training_args)
+
+    context = MethodContext(
+        task=task,
+        teacher=teacher,
+        student=None,
+        tokenizer=tokenizer,
+        teacher_tokenizer=teacher_tokenizer,
+        training_args=training_args,
+        train_dataset=None,
+        eval_dataset=None,
+        data_collator=None,
+        compute_metrics=compute_metrics_fn(task),
+        callbacks=[],
+        model_args=model_args,
+        data_args=data_args,
+        method_args=next((a for a in method_args if type(a) is method.arguments), None),
+    )
+    student = method.build_student(context) if method.build_student else build_student(model_args, task, teacher)
+    student.config.id2label, student.config.label2id = teacher.config.id2label, teacher.config.label2id
+    if training_args.teacher_dtype not in (None, "float32", "auto"):
+        teacher = teacher.to(getattr(torch, training_args.teacher_dtype))
+    teacher.to(training_args.device)
+
+    augmented_rows = 0
+    if data_args.augment_copies > 0:
+        augmented = augment(train, task, teacher, teacher_tokenizer, data_args, training_args)
+        augmented_rows = len(augmented)
+        train = datasets.concatenate_datasets([train.add_column("augmented_from", [-1] * len(train)), augmented])
+
+    separate = tokenizers_differ(tokenizer, teacher_tokenizer)
+    teacher_prefix = "teacher_" if separate else ""
+
+    def prepare(dataset: datasets.Dataset) -> datasets.Dataset:
+        dataset = tokenize(dataset, task, tokenizer, data_args.max_seq_length)
+        if separate:
+            dataset = tokenize(dataset, task, teacher_tokenizer, data_args.max_seq_length, prefix=teacher_prefix)
+        return dataset
+
+    train_tok = prepare(train)
+    evals_tok = {split: prepare(ds) for split, ds in evals.items()}
+    teacher_metrics, teacher_logits = evaluate_splits(
+        teacher, evals_tok, task, teacher_tokenizer, teacher_prefix, training_args, "Teacher"
+    )
+
+    cache_info = None
+    if use_logits or data_args.augment_hard_labels:
+        with training_args.main_process_first(desc="teacher logits"):
+            logits, cache_info = training_teacher_logits(
+                teacher, train_tok, teacher_tokenizer, task, teacher_path, data_args, training_args
+            )
+        train_tok = label_with_teacher(train_tok, logits, hard_labels=data_args.augment_hard_labels)
+        if not use_logits:
+            train_tok = train_tok.remove_columns("teacher_logits")
+    eval_tok = evals_tok[task.main_eval_split]
+    if use_logits:
+        eval_tok = add_teacher_logits(eval_tok, teacher_logits[task.main_eval_split])
+
+    context.student, context.train_dataset, context.eval_dataset = student, train_tok, eval_tok
+    context.teacher = None if use_logits else teacher
+    context.data_collator = DistillationDataCollator(tokenizer, teacher_tokenizer if separate else None)
+    trainer = method.build_trainer(context)
+    train_output = trainer.train()
+    export = method.export_student or (lambda trained: trained.accelerator.unwrap_model(trained.model))
+    student = export(trainer)
+    # Saved without the Trainer's "Model save" push: with --push_to_hub the student goes up once, at the end, with
+    # its card made from results.json. What is saved (and pushed) is the exported student the recipe evaluates.
+    trainer.save_model(training_args.output_dir, _internal_call=True)
+    if student is not trainer.accelerator.unwrap_model(trainer.model) and training_args.process_index == 0:
+        student.save_pretrained(training_args.output_dir)
+    student_metrics, _ = evaluate_splits(student, evals_tok, task, tokenizer, "", training_args, "Student")
+
+    main = task.main_eval_split
+    speed = {"teacher_seconds": None, "student_seconds": None}
+    if training_args.process_index == 0:  # the others wait: timings on a shared CPU would be meaningless
+        common = dict(
+            batch_size=training_args.per_device_eval_batch_size,
+            repeats=data_args.inference_repeats,
+            device=training_args.device,
+        )
+        speed["teacher_seconds"] = inference_seconds(
+            teacher, evals_tok[main], teacher_tokenizer, teacher_prefix, **common
+        )
+        speed["student_seconds"] = inference_seconds(student, evals_tok[main], tokenizer, "", **common)
+    trainer.accelerator.wait_for_everyone()
+
+    teacher_params, student_params = parameter_count(teacher), parameter_count(student)
+    return {
+        "distill_method": method.name,
+        "teacher": {
+            "name_or_path": teacher_path,
+            "metrics": teacher_metrics[main],
+            "metrics_by_split": teacher_metrics,
+            "parameters": teacher_params,
+            "inference_seconds": speed["teacher_seconds"],
+        },
+        "student": {
+            "name_or_path": model_args.student_model_name_or_path,
+            "layers": model_args.student_layers,
+            "num_layers": getattr(student.config, "num_hidden_layers", None),
+            "metrics": student_metrics[main],
+            "metrics_by_split": student_metrics,
+            "parameters": student_params,
+            "inference_seconds": speed["student_seconds"],
+        },
+        "retention": {
+            name: ratio(value, teacher_metrics[main][name]) for name, value in student_metrics[main].items()
+        },
+        "compression_ratio": teacher_params / student_params,
+        "inference_speedup": ratio(speed["teacher_seconds"], speed["student_seconds"]),
+        "inference": {"examples": len(evals_tok[main]), **common, "device": str(training_args.device)}
+        if training_args.process_index == 0
+        else None,
+        "train": {**train_summary(train_output, trainer, len(train_tok)), "augmented_rows": augmented_rows},
+        "teacher_cache": cache_info,
+        "trained_from_teacher_logits": use_logits,
+    }
+
+
+def run(argv: list[str] | None = None) -> dict[str, Any]:
+    model_args, data_args, training_args, method_args, config_path = parse_arguments(argv)
+    task = get_task(data_args.task_name)
+    logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", level=logging.INFO)
+    transformers.set_seed(training_args.seed)  # fresh heads and layers are drawn before the Trainer seeds
+    if not training_args.should_log:
+        logger.setLevel(logging.WARNING)
+    stale = Path(training_args.output_dir) / RESULTS_FILE
+    if training_args.process_index == 0 and stale.exists():
+        stale.unlink()  # a failed run must not leave an older run's results looking like its own
+    train, evals = load_data(data_args, task, training_args)
+    logger.info("%s: %d training rows, dev %s", task.name, len(train), {k: len(v) for k, v in evals.items()})
+    if model_args.stage == "teacher":
+        results = run_teacher_stage(model_args, data_args, training_args, task, train, evals)
+    else:
+        results = run_distill_stage(model_args, data_args, training_args, method_args, task, train, evals)
+    command = argv if argv is not None else sys.argv[1:]
+    results = {
+        "task": task.name,
+        "stage": model_args.stage,
+        "command": shlex.join(["python", "recipes/run_glue_distill.py", *map(str, command)]),
+        "eval_split": task.main_eval_split,
+        "main_metric": task.main_metric,
+        **results,
+        **environment(training_args),
+        "config": configuration(model_args, data_args, training_args, method_args, config_path),
+    }
+    if training_args.process_index == 0:
+        path = write_results(training_args.output_dir, results)
+        logger.info("Results in %s", path)
+        if training_args.push_to_hub and model_args.stage == "distill":
+            push_to_hub(training_args, results)
+    return results
+
+
+def push_to_hub(training_args: DistillationTrainingArguments, results: dict[str, Any]) -> None:
+    """``--push_to_hub``: the student alone, with the card rendered from ``results`` (hf_distill.hub)."""
+    repo_id = training_args.hub_model_id or Path(training_args.output_dir).absolute().name
+    commit = push_student(
+        training_args.output_dir,
+        repo_id,
+        token=training_args.hub_token,
+        private=training_args.hub_private_repo,
+        revision=training_args.hub_revision,
+        results=results,
+        commit_message="End of training",
+    )
+    logger.info("Pushed the student to %s", commit.commit_url)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        run(argv)
+    except HubPushError as error:  # the run is complete and saved; the message says how to push it again
+        print(f"run_glue_distill.py: {error}", file=sys.stderr)
+        return 1
+    except (ValueError, OSError) as error:  # bad input: one line, no traceback, no results.json
+        if os.environ.get("HF_DISTILL_TRACEBACK"):
+            raise
+        message = " ".join(str(error).split())
+        print(f"run_glue_distill.py: error: {message}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

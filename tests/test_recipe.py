@@ -1,0 +1,296 @@
+"""recipes/run_glue_distill.py end to end: tiny models saved to tmp, a few dozen rows of the real SST-2 TSVs."""
+
+import csv
+import json
+import os
+import socket
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import yaml
+from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertConfig, BertModel, BertTokenizerFast
+
+from hf_distill.glue import glue_metrics, load_glue
+
+ROOT = Path(__file__).resolve().parents[1]
+RECIPE = ROOT / "recipes" / "run_glue_distill.py"
+GLUE_DIR = Path(os.environ.get("HF_DISTILL_GLUE_DIR", ROOT.parent / "shared/data/glue"))
+pytestmark = pytest.mark.skipif(not (GLUE_DIR / "SST-2").is_dir(), reason=f"no GLUE TSVs in {GLUE_DIR}")
+sys.path.insert(0, str(RECIPE.parent))
+
+TRAIN_ROWS, EVAL_ROWS = 40, 32
+RESULT_KEYS = {
+    "task", "stage", "eval_split", "main_metric", "distill_method", "teacher", "student", "retention",
+    "compression_ratio", "inference_speedup", "inference", "train", "teacher_cache", "trained_from_teacher_logits",
+    "num_processes", "device", "machine", "hardware", "versions", "config", "command",
+}  # fmt: skip
+
+
+def recipe_main(argv: list[str]) -> int:
+    import run_glue_distill
+
+    return run_glue_distill.main([str(arg) for arg in argv])
+
+
+def sst2_words() -> list[str]:
+    words = set()
+    for split, rows in (("train", 300), ("dev", EVAL_ROWS)):
+        with open(GLUE_DIR / "SST-2" / f"{split}.tsv", newline="") as handle:
+            for index, row in enumerate(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)):
+                if index >= rows:
+                    break
+                words.update(row["sentence"].split())
+    return sorted(words)
+
+
+def save_pretrained_tiny(folder: Path, layers: int, seed: int, shifted: bool = False) -> Path:
+    """A tiny pre-trained BERT without task head, and a word-level tokenizer over the rows the tests read."""
+    vocab = (["<s>", "</s>", "<x1>", "<x2>"] if shifted else []) + ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
+    vocab += sst2_words()
+    tokenizer = BertTokenizerFast(vocab={word: i for i, word in enumerate(vocab)}, do_lower_case=True)
+    torch.manual_seed(seed)
+    config = BertConfig(
+        vocab_size=len(vocab), hidden_size=32, num_hidden_layers=layers, num_attention_heads=4, intermediate_size=64,
+        max_position_embeddings=64, pad_token_id=tokenizer.pad_token_id,
+    )  # fmt: skip
+    BertModel(config).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
+
+
+def common_flags(output_dir: Path) -> list:
+    return [
+        "--task_name", "sst2", "--glue_dir", GLUE_DIR, "--output_dir", output_dir, "--max_train_samples", TRAIN_ROWS,
+        "--max_eval_samples", EVAL_ROWS, "--max_seq_length", 32, "--per_device_train_batch_size", 8,
+        "--per_device_eval_batch_size", 16, "--learning_rate", 2e-3, "--num_train_epochs", 2, "--use_cpu", "true",
+        "--report_to", "none", "--save_strategy", "no", "--disable_tqdm", "true", "--seed", 0,
+        "--inference_repeats", 1,
+    ]  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory):
+    root = tmp_path_factory.mktemp("models")
+    folders = {
+        "pretrained_teacher": save_pretrained_tiny(root / "pretrained-teacher", layers=3, seed=1),
+        "pretrained_student": save_pretrained_tiny(root / "pretrained-student", layers=1, seed=2),
+        "shifted_student": save_pretrained_tiny(root / "shifted-student", layers=1, seed=3, shifted=True),
+    }
+    teacher = root / "teacher"
+    flags = common_flags(teacher) + ["--stage", "teacher", "--teacher_model_name_or_path"]
+    assert recipe_main(flags + [folders["pretrained_teacher"], "--num_train_epochs", 4]) == 0
+    folders["teacher"] = teacher
+    return folders
+
+
+def dev_accuracy(folder: Path) -> float:
+    model = AutoModelForSequenceClassification.from_pretrained(folder).eval()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    dev = load_glue("sst2", GLUE_DIR, splits=["validation"])["validation"].select(range(EVAL_ROWS))
+    with torch.no_grad():
+        batch = tokenizer(dev["sentence"][:], truncation=True, max_length=32, padding=True, return_tensors="pt")
+        logits = model(**batch).logits.numpy()
+    return glue_metrics("sst2", logits, np.array(dev["label"][:]))["accuracy"]
+
+
+def read_results(folder: Path) -> dict:
+    return json.loads((folder / "results.json").read_text())
+
+
+def test_teacher_stage_fine_tunes_and_saves_a_task_teacher(models):
+    results = read_results(models["teacher"])
+    assert results["stage"] == "teacher" and results["task"] == "sst2"
+    assert results["teacher"]["fine_tuned_from"] == str(models["pretrained_teacher"])
+    assert results["train"]["train_rows"] == TRAIN_ROWS and results["train"]["global_step"] == 4 * TRAIN_ROWS // 8
+    teacher = AutoModelForSequenceClassification.from_pretrained(models["teacher"])
+    assert teacher.config.id2label == {0: "negative", 1: "positive"}
+    assert results["teacher"]["parameters"] == sum(p.numel() for p in teacher.parameters())
+    assert results["teacher"]["metrics"]["accuracy"] == pytest.approx(dev_accuracy(models["teacher"]))
+
+
+def check_distill_results(results: dict, output_dir: Path, models: dict, train_rows: int, processes: int = 1) -> None:
+    assert set(results) == RESULT_KEYS
+    assert (
+        results["stage"] == "distill"
+        and results["distill_method"] == "logit"
+        and results["eval_split"] == "validation"
+    )
+    teacher, student = results["teacher"], results["student"]
+    assert teacher["name_or_path"] == str(models["teacher"])
+    assert teacher["metrics"] == read_results(models["teacher"])["teacher"]["metrics"]
+    assert student["metrics"]["accuracy"] == pytest.approx(dev_accuracy(output_dir))  # the saved student
+    assert student["metrics_by_split"] == {"validation": student["metrics"]}
+    assert results["retention"]["accuracy"] == pytest.approx(
+        student["metrics"]["accuracy"] / teacher["metrics"]["accuracy"]
+    )
+    saved = AutoModelForSequenceClassification.from_pretrained(output_dir)
+    assert student["parameters"] == sum(p.numel() for p in saved.parameters())
+    assert results["compression_ratio"] == pytest.approx(teacher["parameters"] / student["parameters"])
+    assert teacher["inference_seconds"] > 0 and student["inference_seconds"] > 0
+    assert results["inference_speedup"] == pytest.approx(teacher["inference_seconds"] / student["inference_seconds"])
+    assert results["inference"]["examples"] == EVAL_ROWS
+    train = results["train"]
+    assert train["train_rows"] == train_rows and train["global_step"] == 2 * -(-train_rows // (8 * processes))
+    assert train["runtime_seconds"] > 0 and train["samples_per_second"] > 0 and train["steps_per_second"] > 0
+    assert np.isfinite(train["train_loss"])
+    assert results["config"]["training"]["output_dir"] == str(output_dir)
+    assert results["versions"]["hf_distill"] and results["device"].startswith("cpu")
+
+
+def test_distill_from_a_yaml_config_with_command_line_overrides_and_the_teacher_cache(tmp_path, models):
+    config = {
+        "teacher_model_name_or_path": str(models["teacher"]),
+        "student_model_name_or_path": str(models["pretrained_student"]),
+        "alpha": 0.7,
+        "temperature": 4.0,
+        "max_train_samples": 16,
+        "teacher_cache_dir": str(tmp_path / "cache"),
+    }
+    (tmp_path / "config.yaml").write_text(yaml.safe_dump(config))
+    out = tmp_path / "out"
+    flags = ["--config", tmp_path / "config.yaml", *common_flags(out), "--temperature", 3]  # both flags win
+    assert recipe_main(flags) == 0
+    results = read_results(out)
+    check_distill_results(results, out, models, train_rows=TRAIN_ROWS)
+    assert results["config"]["config_file"] == str(tmp_path / "config.yaml")
+    assert results["config"]["training"]["temperature"] == 3.0 and results["config"]["training"]["alpha"] == 0.7
+    assert results["config"]["data"]["max_train_samples"] == TRAIN_ROWS
+    assert results["trained_from_teacher_logits"] and results["num_processes"] == 1
+    assert results["teacher_cache"]["hit"] is False and Path(results["teacher_cache"]["path"]).is_file()
+
+    again = tmp_path / "again"
+    assert recipe_main(["--config", tmp_path / "config.yaml", *common_flags(again), "--temperature", 3]) == 0
+    rerun = read_results(again)
+    assert rerun["teacher_cache"]["hit"] is True
+    assert rerun["student"]["metrics"] == results["student"]["metrics"]  # the same training, from the same logits
+    assert rerun["train"]["train_loss"] == pytest.approx(results["train"]["train_loss"], rel=1e-6)
+
+
+def test_student_with_its_own_tokenizer_and_the_teacher_on_the_fly(tmp_path, models):
+    out = tmp_path / "out"
+    flags = [*common_flags(out), "--teacher_model_name_or_path", models["teacher"]]
+    assert recipe_main(flags + ["--student_model_name_or_path", models["shifted_student"]]) == 0
+    results = read_results(out)
+    check_distill_results(results, out, models, train_rows=TRAIN_ROWS)
+    assert results["teacher_cache"] is None and not results["trained_from_teacher_logits"]
+    assert AutoTokenizer.from_pretrained(out).convert_tokens_to_ids("[PAD]") == 4  # the student's tokenizer saved
+
+
+def test_augmented_copies_are_labelled_by_the_teacher(tmp_path, models):
+    out = tmp_path / "out"
+    flags = [*common_flags(out), "--teacher_model_name_or_path", models["teacher"], "--augment_copies", 2]
+    assert recipe_main(flags + ["--student_model_name_or_path", models["pretrained_student"]]) == 0
+    results = read_results(out)
+    check_distill_results(results, out, models, train_rows=3 * TRAIN_ROWS)
+    assert results["train"]["augmented_rows"] == 2 * TRAIN_ROWS and results["trained_from_teacher_logits"]
+
+
+def test_student_built_from_teacher_layers(tmp_path, models):
+    pytest.importorskip("hf_distill.students", reason="issue 3's student builders are not merged yet")
+    out = tmp_path / "out"
+    flags = [*common_flags(out), "--teacher_model_name_or_path", models["teacher"], "--student_layers", "0,2"]
+    assert recipe_main(flags) == 0
+    results = read_results(out)
+    check_distill_results(results, out, models, train_rows=TRAIN_ROWS)
+    assert results["student"]["num_layers"] == 2 and results["student"]["layers"] == "0,2"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_two_processes_under_accelerate_launch(tmp_path, models):
+    out = tmp_path / "out"
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
+    command += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
+    command += ["--main_process_ip", "127.0.0.1", "--main_process_port", str(free_port()), str(RECIPE)]
+    command += [*common_flags(out), "--teacher_model_name_or_path", models["teacher"]]
+    command += ["--student_model_name_or_path", models["pretrained_student"], "--teacher_cache_dir", tmp_path / "c"]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    env.update(CUDA_VISIBLE_DEVICES="", ACCELERATE_USE_CPU="true")  # two gloo processes on the CPU
+    completed = subprocess.run([str(c) for c in command], env=env, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]
+    results = read_results(out)
+    assert results["num_processes"] == 2
+    check_distill_results(results, out, models, train_rows=TRAIN_ROWS, processes=2)  # 2 x 8 rows a step
+    assert results["teacher_cache"]["hit"] is False and results["trained_from_teacher_logits"]
+
+
+# ---- Bad input: one line on stderr, exit code 1, no results.json ----
+
+
+def run_bad(capsys, output_dir: Path, flags: list) -> str:
+    output_dir.mkdir(parents=True, exist_ok=True)
+    (output_dir / "results.json").write_text("{}")  # an older run's: must not pass for this one's
+    assert recipe_main(flags) == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith("run_glue_distill.py: error: ")
+    return error
+
+
+def test_bad_input_stops_with_one_line(tmp_path, models, capsys):
+    out = tmp_path / "out"
+    base = [*common_flags(out), "--teacher_model_name_or_path", models["teacher"]]
+    base += ["--student_model_name_or_path", models["pretrained_student"]]
+
+    assert "task_name='sst3' is not a GLUE task" in run_bad(capsys, out, base + ["--task_name", "sst3"])
+    error = run_bad(capsys, out, base + ["--glue_dir", tmp_path / "nowhere"])
+    assert f"GLUE folder {tmp_path / 'nowhere' / 'SST-2'} does not exist" in error
+    (tmp_path / "partial" / "SST-2").mkdir(parents=True)
+    (tmp_path / "partial" / "SST-2" / "train.tsv").write_text("sentence\tlabel\ngood .\t1\n")
+    error = run_bad(capsys, out, base + ["--glue_dir", tmp_path / "partial"])
+    assert f"GLUE file {tmp_path / 'partial' / 'SST-2' / 'dev.tsv'} does not exist" in error
+    assert not (out / "results.json").exists()
+
+    (tmp_path / "bad.yaml").write_text("temprature: 2.0\nalpha: 0.5\n")
+    error = run_bad(capsys, out, ["--config", tmp_path / "bad.yaml", *base])
+    assert "unknown key(s) temprature" in error
+
+    error = run_bad(capsys, out, [*base, "--teacher_model_name_or_path", models["pretrained_teacher"]])
+    assert "has no trained classification head" in error and "--stage teacher" in error
+    error = run_bad(capsys, out, [*base, "--task_name", "mrpc", "--max_eval_samples", 8])
+    assert "predicts 2 label(s) (negative, positive) but mrpc needs not_equivalent, equivalent" in error
+    assert not (out / "results.json").exists()
+
+
+def test_a_cache_of_another_teacher_is_refused(tmp_path, models, capsys):
+    cache = ["--teacher_cache_dir", tmp_path / "cache", "--student_model_name_or_path", models["pretrained_student"]]
+    first = [*common_flags(tmp_path / "first"), "--teacher_model_name_or_path", models["teacher"], *cache]
+    assert recipe_main(first) == 0
+    other_teacher = tmp_path / "other-teacher"
+    model = AutoModelForSequenceClassification.from_pretrained(models["teacher"])
+    with torch.no_grad():
+        model.classifier.bias.add_(1.0)
+    model.save_pretrained(other_teacher)
+    AutoTokenizer.from_pretrained(models["teacher"]).save_pretrained(other_teacher)
+    error = run_bad(capsys, tmp_path / "second", [*common_flags(tmp_path / "second"), *cache,
+                                                   "--teacher_model_name_or_path", other_teacher])  # fmt: skip
+    assert "was computed for other teacher weights than this run's" in error and "--overwrite_teacher_cache" in error
+
+
+def test_exit_code_and_single_line_from_the_command_line(tmp_path):
+    (tmp_path / "bad.yaml").write_text("task_name: sst2\nteacher_model_name_or_path: x\nnot_a_flag: 1\n")
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    command = [sys.executable, str(RECIPE), "--config", str(tmp_path / "bad.yaml"), "--output_dir", str(tmp_path)]
+    completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 1
+    assert completed.stderr.strip().splitlines() == [
+        f"run_glue_distill.py: error: config file {tmp_path / 'bad.yaml'}: unknown key(s) not_a_flag; keys are this "
+        "recipe's flags without '--' (see --help)."
+    ]
+    assert not (tmp_path / "results.json").exists()
+
+
+def test_every_shipped_config_parses():
+    from glue_arguments import parse_arguments
+
+    for config in sorted((ROOT / "recipes" / "configs").glob("*.yaml")):
+        model_args, data_args, training_args, _, _ = parse_arguments(["--config", str(config)])
+        assert training_args.output_dir.startswith("outputs/"), config
+        assert "~" not in model_args.teacher_model_name_or_path, config

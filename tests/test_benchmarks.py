@@ -49,7 +49,9 @@ def test_training_ratios_come_from_the_measured_numbers(results):
     results, _ = results
     section = results["training"]
     methods = section["methods"]
-    assert set(methods) == {"plain", "logit_kd", "docs_kd", "cached_kd"}
+    assert set(methods) == {"plain", "logit_kd", "docs_kd", "cached_kd", "preset:distilbert"}
+    assert section["cached_kd_source"] == "hf_distill.cache"
+    assert methods["cached_kd"]["runs"][0]["teacher_cache"]["source"] == "hf_distill.cache"
     plain = methods["plain"]
     for name, entry in methods.items():
         runs = entry["runs"]
@@ -77,12 +79,27 @@ def test_other_sections_are_measured(results):
     assert case["latency_speedup"] == pytest.approx(case["teacher"]["latency_ms"] / case["student"]["latency_ms"])
     assert case["latency_efficiency"] == pytest.approx(case["latency_speedup"] / case["flop_ratio"])
     quality = results["quality"]["cases"]["4->2 SST-2"]
-    assert set(quality["methods"]) == {"teacher", "student_alone", "logit_kd"}
+    assert set(quality["methods"]) == {"teacher", "student_alone", "logit_kd", "preset:distilbert"}
     assert quality["dev_rows"] == 64 and quality["train_rows"] == 64
     teacher_score = quality["methods"]["teacher"]["score"]
     for entry in quality["methods"].values():
         assert 0 <= entry["score"] <= 1
         assert entry["retention"] == pytest.approx(entry["score"] / teacher_score)
+
+
+def test_training_worker_runs_in_a_fresh_process(tmp_path):
+    """The isolated path of the real suites: one configuration in its own interpreter, memory measured there."""
+    from harness.fixture import make_fixture
+
+    teacher = make_fixture(tmp_path)["teacher"]
+    config = dict(
+        method="cached_kd", teacher={"path": teacher, "layers": None, "num_labels": 2},
+        student={"path": teacher, "layers": [0, 2], "num_labels": 2}, seq_len=8, batch=4, steps=3, warmup=1, seed=0,
+    )  # fmt: skip
+    run_ = training.run_worker(config)
+    assert run_["timed_steps"] == 2 and run_["step_time_s"] > 0
+    assert run_["peak_memory_mb"] > 0 and run_["memory_kind"].startswith("ru_maxrss")
+    assert run_["teacher_cache"]["source"] == "hf_distill.cache"
 
 
 def test_features_not_in_the_checkout_are_reported_not_faked(results, monkeypatch):

@@ -40,8 +40,9 @@ def teacher_cache(config: dict[str, Any], teacher: Any, dataset: Any) -> tuple[A
         logits = _teacher_logits(teacher, dataset, config["batch"])
         dataset = dataset.add_column("teacher_logits", logits.tolist())
         return dataset, teacher, {"source": "teacher_logits column", "seconds": time.perf_counter() - start}
-    from hf_distill.cache import add_teacher_logits, cached_teacher_logits
     from transformers import AutoTokenizer
+
+    from hf_distill.cache import add_teacher_logits, cached_teacher_logits
 
     tokenizer = AutoTokenizer.from_pretrained(config["teacher"]["path"])
     with tempfile.TemporaryDirectory() as directory:

@@ -66,7 +66,12 @@ def _training(section: dict | None) -> list[str]:
     lines += [
         f"Case {section['case']}, batch {section['batch']} x {section['seq_len']} tokens, median over "
         f"{section['rounds']} runs (fresh process each) of the median step after {section['warmup']} warm-up steps. "
-        f"Cached KD reads teacher logits from: {section['cached_kd_source']}.",
+        f"Cached KD reads teacher logits from: {section['cached_kd_source']}. Peak memory: "
+        + (
+            "each run in a fresh process."
+            if section.get("memory_isolated")
+            else "runs shared one process (approximate)."
+        ),
         "",
     ]
     rows = []

@@ -23,17 +23,21 @@ def training_cost(case: dict, sizes: dict, features: dict) -> dict[str, Any]:
         return {"error": _missing(case["teacher"])}
     not_available = {}
     methods = list(training.BASE_METHODS)
+    sizes = dict(sizes)
+    presets = sizes.pop("presets", None)
     if features["intermediate_presets"]["available"]:
         from hf_distill.terms import PRESETS
 
-        methods += [f"preset:{name}" for name in PRESETS]
+        methods += [f"preset:{name}" for name in (presets or PRESETS)]
     else:
         not_available["intermediate presets"] = features["intermediate_presets"]["reason"]
     results = training.measure(methods, spec(case["teacher"]), case["student"], **sizes)
+    isolated = all(run["memory_isolated"] for entry in results.values() for run in entry["runs"])
     return {
         "case": case["name"],
         **sizes,
         "cached_kd_source": "hf_distill.cache" if features["teacher_cache"]["available"] else "teacher_logits column",
+        "memory_isolated": isolated,
         "methods": results,
         "not_available": not_available,
     }
@@ -41,7 +45,7 @@ def training_cost(case: dict, sizes: dict, features: dict) -> dict[str, Any]:
 
 def seq_len_scaling(case: dict, sizes: dict) -> dict[str, Any]:
     """Step time of plain fine-tuning, logit KD and the docs KD trainer at each sequence length (in this process:
-    times, and GPU memory; CPU memory is measured only by the isolated training-cost section)."""
+    in this process: CPU memory figures here are approximate, the training-cost section isolates each run)."""
     if _missing(case["teacher"]):
         return {"error": _missing(case["teacher"])}
     sizes = dict(sizes)
@@ -86,7 +90,7 @@ def quality(
     if features["intermediate_presets"]["available"]:
         from hf_distill.terms import PRESETS
 
-        methods += [f"preset:{name}" for name in PRESETS]
+        methods += [f"preset:{name}" for name in (sizes.get("presets") or PRESETS)]
     else:
         out["not_available"]["intermediate presets"] = features["intermediate_presets"]["reason"]
     if features["recipes"]["available"]:

@@ -14,12 +14,17 @@ DEFAULT_MODELS_DIR = os.environ.get("HF_DISTILL_MODELS", str(Path.home() / ".cac
 
 SUITES: dict[str, dict[str, Any]] = {
     "tiny": {
-        "training": {"seq_len": 16, "batch": 4, "steps": 4, "warmup": 1, "rounds": 1},
+        # For the tests: one preset stands for all, and runs share this process (no interpreter start per run; the
+        # fresh-process worker is tested on its own).
+        "training": {
+            "seq_len": 16, "batch": 4, "steps": 4, "warmup": 1, "rounds": 1, "presets": ["distilbert"],
+            "isolated": False,
+        },
         "seq_len_scaling": {"lengths": [8, 16], "batch": 4, "steps": 3, "warmup": 1, "rounds": 1},
         "inference": {"seq_len": 16, "latency_repeats": 3, "throughput_batch": 64, "throughput_repeats": 2},
         "quality": {
             "tasks": ["SST-2"], "train_rows": 64, "dev_rows": None, "epochs": 1, "batch": 16, "lr": 1e-3,
-            "max_length": 32,
+            "max_length": 32, "presets": ["distilbert"],
         },
     },
     "quick": {

@@ -60,7 +60,7 @@ def _current_rss_mb() -> float:
     return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
 
 
-def time_training(config: dict[str, Any], measure_memory: bool = True) -> dict[str, Any]:
+def time_training(config: dict[str, Any]) -> dict[str, Any]:
     """Train ``config["method"]`` for ``steps`` steps; the median step time after ``warmup`` steps, and memory.
 
     ``config``: method, teacher, student (model specs), seq_len, batch, steps, warmup, seed.
@@ -93,7 +93,7 @@ def time_training(config: dict[str, Any], measure_memory: bool = True) -> dict[s
     if cuda:
         peak = torch.cuda.max_memory_allocated() / 2**20
     else:
-        peak = _peak_rss_mb() - rss_after_imports if measure_memory and peak_reset else None
+        peak = _peak_rss_mb() - rss_after_imports if peak_reset else None
     median = statistics.median(timer.times)
     return {
         "step_time_s": median,
@@ -162,8 +162,9 @@ def measure(
 ) -> dict[str, Any]:
     """Each method ``rounds`` times (order reversed every other round); medians and ratios to ``plain``.
 
-    ``isolated``: each run in a fresh subprocess (needed for CPU memory); otherwise in this process, where CPU
-    memory is not measured (None) because the process's high-water mark is shared by all runs.
+    ``isolated``: each run in a fresh subprocess, so that CPU memory (RSS) counts nothing but that run; otherwise
+    in this process, where the CPU figure also holds what earlier runs left allocated (``memory_isolated`` False:
+    approximate; used by the tests and the sequence-length section).
     """
     runs: dict[str, list[dict]] = {method: [] for method in methods_to_run}
     for round_index in range(rounds):
@@ -174,7 +175,8 @@ def measure(
                 warmup=warmup, seed=seed,
             )  # fmt: skip
             start = time.perf_counter()
-            run = run_worker(config) if isolated else time_training(config, measure_memory=False)
+            run = run_worker(config) if isolated else time_training(config)
+            run["memory_isolated"] = isolated or run["memory_kind"] == "cuda.max_memory_allocated"
             runs[method].append(run)
             print(
                 f"  {method} @ {seq_len} tokens, round {round_index + 1}/{rounds}: "

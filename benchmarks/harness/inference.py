@@ -51,22 +51,34 @@ def exported(model_spec: dict[str, Any]) -> torch.nn.Module:
 
 
 def measure_case(case: dict[str, Any], sizes: dict[str, Any]) -> dict[str, Any]:
-    """Teacher vs exported student of one case: batch-1 latency, batch-64 throughput, FLOP ratio, efficiency."""
+    """Teacher vs exported student of one case: batch-1 latency, batch-64 throughput, FLOP ratio, efficiency.
+
+    Each figure is the median over ``rounds`` rounds of the median forward time of the round's repeats.
+    """
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     seq_len = sizes["seq_len"]
     models = {
         "teacher": build({"path": case["teacher"], "layers": None, "num_labels": 2}),
         "student": exported(case["student"]),
     }
+    for model in models.values():
+        model.to(device).eval()
+    # Teacher and student alternate, round after round, so that a busy spell of the machine hits both alike.
+    latency: dict[str, list[float]] = {name: [] for name in models}
+    batch_time: dict[str, list[float]] = {name: [] for name in models}
+    for _ in range(sizes["rounds"]):
+        for name, model in models.items():
+            latency[name].append(forward_seconds(model, 1, seq_len, sizes["latency_repeats"], warmup=3))
+            batch_time[name].append(
+                forward_seconds(model, sizes["throughput_batch"], seq_len, sizes["throughput_repeats"], warmup=1)
+            )
     results: dict[str, Any] = {}
     for name, model in models.items():
-        model.to(device).eval()
-        latency = forward_seconds(model, 1, seq_len, sizes["latency_repeats"], warmup=3)
-        throughput_time = forward_seconds(model, sizes["throughput_batch"], seq_len, sizes["throughput_repeats"], 1)
         results[name] = {
-            "latency_ms": latency * 1000,
-            "throughput_samples_per_s": sizes["throughput_batch"] / throughput_time,
+            "latency_ms": statistics.median(latency[name]) * 1000,
+            "throughput_samples_per_s": sizes["throughput_batch"] / statistics.median(batch_time[name]),
             "forward_gflops": forward_flops(model.config, seq_len) / 1e9,
+            "latency_ms_rounds": [seconds * 1000 for seconds in latency[name]],
         }
     teacher, student = results["teacher"], results["student"]
     flop_ratio = teacher["forward_gflops"] / student["forward_gflops"]

@@ -21,16 +21,20 @@ SUITES: dict[str, dict[str, Any]] = {
             "isolated": False,
         },
         "seq_len_scaling": {"lengths": [8, 16], "batch": 4, "steps": 3, "warmup": 1, "rounds": 1},
-        "inference": {"seq_len": 16, "latency_repeats": 3, "throughput_batch": 64, "throughput_repeats": 2},
+        "inference": {
+            "seq_len": 16, "latency_repeats": 3, "throughput_batch": 64, "throughput_repeats": 2, "rounds": 2,
+        },
         "quality": {
             "tasks": ["SST-2"], "train_rows": 64, "dev_rows": None, "epochs": 1, "batch": 16, "lr": 1e-3,
             "max_length": 32, "presets": ["distilbert"],
         },
     },
     "quick": {
-        "training": {"seq_len": 64, "batch": 32, "steps": 10, "warmup": 3, "rounds": 2},
-        "seq_len_scaling": {"lengths": [64, 128, 256, 512], "batch": 8, "steps": 6, "warmup": 2, "rounds": 1},
-        "inference": {"seq_len": 64, "latency_repeats": 20, "throughput_batch": 64, "throughput_repeats": 2},
+        "training": {"seq_len": 64, "batch": 32, "steps": 9, "warmup": 3, "rounds": 2},
+        "seq_len_scaling": {"lengths": [64, 128, 256, 512], "batch": 8, "steps": 5, "warmup": 2, "rounds": 2},
+        "inference": {
+            "seq_len": 64, "latency_repeats": 10, "throughput_batch": 64, "throughput_repeats": 1, "rounds": 3,
+        },
         # Trained here: the 6->3 case only, on 500 rows (the 12->6 student costs ~10 s a step on 2 CPU cores);
         # the other methods' protocol results come from their own scripts through --reuse-quality.
         "quality": {
@@ -41,7 +45,9 @@ SUITES: dict[str, dict[str, Any]] = {
     "full": {
         "training": {"seq_len": 128, "batch": 32, "steps": 60, "warmup": 10, "rounds": 5},
         "seq_len_scaling": {"lengths": [64, 128, 256, 512], "batch": 32, "steps": 30, "warmup": 5, "rounds": 3},
-        "inference": {"seq_len": 128, "latency_repeats": 100, "throughput_batch": 64, "throughput_repeats": 20},
+        "inference": {
+            "seq_len": 128, "latency_repeats": 50, "throughput_batch": 64, "throughput_repeats": 10, "rounds": 5,
+        },
         "quality": {
             "tasks": ["SST-2", "MRPC", "RTE"], "train_rows": None, "dev_rows": None, "epochs": 3, "batch": 32,
             "lr": 5e-5, "max_length": 128, "finetune_missing_teachers": True,

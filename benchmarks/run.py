@@ -106,12 +106,15 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
                 tmp,
             ),
         }
+        output_dir = Path(options.output_dir)
+        output_dir.mkdir(parents=True, exist_ok=True)
         for name in options.sections:
             results[name] = run_section(name, runners[name])
+            partial = output_dir / f"{options.suite}-{machine.machine_slug(results['machine'])}.partial.json"
+            partial.write_text(json.dumps(results, indent=1, default=str))  # a run cut short keeps what it measured
         results["wall_seconds"] = time.perf_counter() - start
     results["machine"]["load_average_end"] = machine._load_average()
-    output_dir = Path(options.output_dir)
-    output_dir.mkdir(parents=True, exist_ok=True)
+    partial.unlink()
     stem = output_dir / f"{options.suite}-{machine.machine_slug(results['machine'])}"
     stem.with_suffix(".json").write_text(json.dumps(results, indent=1, default=str))
     report.write(results, stem)

@@ -95,7 +95,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         runners = {
             "training": lambda: sections.training_cost(cases[0], settings["training"], results["features"]),
             "seq_len_scaling": lambda: sections.seq_len_scaling(cases[0], settings["seq_len_scaling"]),
-            "inference": lambda: sections.inference(cases, settings["inference"]),
+            "inference": lambda: sections.inference(
+                cases, settings["inference"], results["features"], options.glue_dir
+            ),
             "quality": lambda: sections.quality(
                 cases,
                 settings["quality"],

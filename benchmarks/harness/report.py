@@ -140,6 +140,24 @@ def _inference(section: dict | None) -> list[str]:
         )  # fmt: skip
     lines += _table(["case", "FLOP ratio", "latency speedup", "efficiency", "throughput speedup", "efficiency"], rows)
     lines.append(f"Target: efficiency (speedup / FLOP ratio) >= {TARGETS['inference_efficiency']}.")
+    lines.append("")
+    for name, entry in section.get("fastbert", {}).items():
+        lines += [
+            f"FastBERT on the {name} teacher: branches trained on {entry['train_rows']} unlabeled rows, "
+            f"{entry['dev_rows']} dev rows (speed 'full' = the exported backbone):",
+            "",
+        ]
+        rows = [
+            [row["speed"] if row["speed"] is not None else "full", row["accuracy"], row["avg_layers"],
+             row["flop_speedup"], row.get("speedup_batch1"), row.get("efficiency_batch1"), row.get("speedup_batch64"),
+             row.get("efficiency_batch64")]
+            for row in entry["speeds"]
+        ]  # fmt: skip
+        lines += _table(
+            ["speed", "accuracy", "avg layers", "FLOP speedup", "batch-1 speedup", "efficiency", "batch-64 speedup",
+             "efficiency"],
+            rows,
+        )  # fmt: skip
     for name, reason in section.get("not_available", {}).items():
         lines.append(f"- not available: {name} ({reason})")
     return lines + [""]

@@ -63,15 +63,24 @@ def seq_len_scaling(case: dict, sizes: dict) -> dict[str, Any]:
     return {"case": case["name"], "lengths": lengths, **sizes, "by_length": by_length}
 
 
-def inference(cases: list[dict], sizes: dict) -> dict[str, Any]:
-    """Teacher vs exported student speed for each case whose teacher checkpoint exists."""
-    out: dict[str, Any] = {"cases": {}, "not_available": {}}
+def inference(cases: list[dict], sizes: dict, features: dict, glue_dir: str) -> dict[str, Any]:
+    """Teacher vs exported student speed for each case whose teacher checkpoint exists; FastBERT speeds."""
+    sizes = dict(sizes)
+    fastbert_sizes = sizes.pop("fastbert")
+    out: dict[str, Any] = {"cases": {}, "not_available": {}, "fastbert": {}}
     for case in cases:
         if _missing(case["teacher"]):
             out["not_available"][case["name"]] = _missing(case["teacher"])
             continue
         out["cases"][case["name"]] = inference_bench.measure_case(case, sizes)
-    out["not_available"]["FastBERT early exit"] = "hf_distill.early_exit is not in this checkout"
+    if not features["fastbert"]["available"]:
+        out["not_available"]["FastBERT early exit"] = features["fastbert"]["reason"]
+        return out
+    from . import fastbert
+
+    for case in cases:
+        if case["name"] in fastbert_sizes["cases"] and not _missing(case["teacher"]):
+            out["fastbert"][case["name"]] = fastbert.measure_case(case, fastbert_sizes, glue_dir)
     return out
 
 

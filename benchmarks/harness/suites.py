@@ -23,6 +23,10 @@ SUITES: dict[str, dict[str, Any]] = {
         "seq_len_scaling": {"lengths": [8, 16], "batch": 4, "steps": 3, "warmup": 1, "rounds": 1},
         "inference": {
             "seq_len": 16, "latency_repeats": 3, "throughput_batch": 64, "throughput_repeats": 2, "rounds": 2,
+            "fastbert": {
+                "cases": ["4->2"], "train_rows": 64, "epochs": 1, "lr": 1e-3, "max_length": 32, "dev_rows": None,
+                "speeds": [0.0, 0.3], "timing_rows_batch1": 16, "repeats": 1,
+            },
         },
         "quality": {
             "tasks": ["SST-2"], "train_rows": 64, "dev_rows": None, "epochs": 1, "batch": 16, "lr": 1e-3,
@@ -34,6 +38,11 @@ SUITES: dict[str, dict[str, Any]] = {
         "seq_len_scaling": {"lengths": [64, 128, 256, 512], "batch": 8, "steps": 5, "warmup": 2, "rounds": 2},
         "inference": {
             "seq_len": 64, "latency_repeats": 10, "throughput_batch": 64, "throughput_repeats": 1, "rounds": 3,
+            # FastBERT: branches self-distilled from the MiniLM teacher on 1000 unlabeled rows; full dev set.
+            "fastbert": {
+                "cases": ["6->3"], "train_rows": 1000, "epochs": 1, "lr": 1e-3, "max_length": 64, "dev_rows": None,
+                "speeds": [0.0, 0.1, 0.3, 0.5], "timing_rows_batch1": 96, "repeats": 2,
+            },
         },
         # Trained here: the 6->3 case only, on 500 rows (the 12->6 student costs ~10 s a step on 2 CPU cores);
         # the other methods' protocol results come from their own scripts through --reuse-quality.
@@ -47,6 +56,10 @@ SUITES: dict[str, dict[str, Any]] = {
         "seq_len_scaling": {"lengths": [64, 128, 256, 512], "batch": 32, "steps": 30, "warmup": 5, "rounds": 3},
         "inference": {
             "seq_len": 128, "latency_repeats": 50, "throughput_batch": 64, "throughput_repeats": 10, "rounds": 5,
+            "fastbert": {
+                "cases": ["6->3", "12->6"], "train_rows": None, "epochs": 2, "lr": 1e-3, "max_length": 128,
+                "dev_rows": None, "speeds": [0.0, 0.1, 0.2, 0.3, 0.5, 0.7], "timing_rows_batch1": None, "repeats": 3,
+            },
         },
         "quality": {
             "tasks": ["SST-2", "MRPC", "RTE"], "train_rows": None, "dev_rows": None, "epochs": 3, "batch": 32,

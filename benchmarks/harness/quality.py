@@ -115,19 +115,26 @@ def measure_case(
     results: dict[str, Any] = {}
     for method in ["teacher", *methods]:
         start = time.perf_counter()
-        if method.startswith("recipe:"):
-            results[method] = run_recipe(method[7:], case, task, glue_dir, sizes)
-        else:
-            results[method] = train_and_score(
-                method, case["teacher"], case["student"], task, train, dev, tokenizer, sizes
-            )
+        try:
+            if method.startswith("recipe:"):
+                results[method] = run_recipe(method[7:], case, task, glue_dir, sizes)
+            else:
+                results[method] = train_and_score(
+                    method, case["teacher"], case["student"], task, train, dev, tokenizer, sizes
+                )
+        except Exception as error:  # one method failing must not cost the others' results; the error is kept
+            if method == "teacher":
+                raise
+            results[method] = {"score": None, "error": f"{type(error).__name__}: {str(error).strip()[-500:]}"}
+        score = results[method]["score"]
         print(
-            f"  {case['name']} {task} {method}: {results[method]['score']:.4f} ({time.perf_counter() - start:.0f} s)",
+            f"  {case['name']} {task} {method}: {'FAILED' if score is None else f'{score:.4f}'} "
+            f"({time.perf_counter() - start:.0f} s)",
             file=sys.stderr,
         )
     teacher_score = results["teacher"]["score"]
     for entry in results.values():
-        entry["retention"] = entry["score"] / teacher_score if teacher_score else None
+        entry["retention"] = entry["score"] / teacher_score if teacher_score and entry["score"] is not None else None
     return {
         "task": task,
         "metric": glue_data.TASKS[task][3],
@@ -164,7 +171,8 @@ def run_recipe(name: str, case: dict[str, Any], task: str, glue_dir: str, sizes:
             command += ["--max_eval_samples", str(sizes["dev_rows"])]
         completed = subprocess.run(command, capture_output=True, text=True)
         if completed.returncode != 0:
-            raise RuntimeError(f"recipe method {name} failed:\n{completed.stderr[-3000:]}")
+            lines = [line for line in completed.stderr.splitlines() if line.strip()]
+            raise RuntimeError(f"recipe method {name} failed: {lines[-1] if lines else completed.returncode}")
         recipe = json.loads((Path(output_dir) / "results.json").read_text())
     metrics = recipe["student"]["metrics"]
     metric = glue_data.TASKS[task][3]

@@ -180,10 +180,22 @@ def _quality(section: dict | None) -> list[str]:
             )
         lines += [title, ""]
         rows = [
-            [method, value["score"], value["retention"], value.get("train_seconds"), value.get("parameters")]
+            [method, _fmt(value["score"], 4), _fmt(value["retention"], 4), value.get("train_seconds"),
+             value.get("parameters"), value.get("error", "").replace("|", "/")]
             for method, value in entry["methods"].items()
-        ]
-        lines += _table(["method", "score", "retention", "train s", "parameters"], rows)
+        ]  # fmt: skip
+        lines += _table(["method", "score", "retention", "train s", "parameters", "error"], rows)
+        scores = {name: value["score"] for name, value in entry["methods"].items() if value["score"] is not None}
+        if "student_alone" in scores and "teacher" in scores:
+            methods = {name: score for name, score in scores.items() if name not in ("teacher", "student_alone")}
+            beaten = [name for name, score in methods.items() if score <= scores["student_alone"]]
+            if methods:
+                best = max(methods, key=methods.get)
+                lines.append(
+                    f"- best method {best}: retention {methods[best] / scores['teacher']:.3f}; methods not beating "
+                    f"student alone ({scores['student_alone']:.4f}): {', '.join(beaten) or 'none'}"
+                )
+                lines.append("")
     for name, reason in section.get("not_available", {}).items():
         lines.append(f"- not available: {name} ({reason})")
     return lines + [""]
@@ -248,8 +260,9 @@ def plots(results: dict[str, Any], stem: Path) -> list[str]:
     if quality.get("cases"):
         fig, ax = plt.subplots(figsize=(6, 3.5))
         for index, (key, entry) in enumerate(quality["cases"].items()):
-            methods = list(entry["methods"])
+            methods = [m for m in entry["methods"] if entry["methods"][m]["score"] is not None]
             ax.scatter(methods, [entry["methods"][m]["score"] for m in methods], label=key, zorder=2 + index)
+        ax.tick_params(axis="x", labelrotation=30)
         ax.set_ylabel("dev score")
         ax.set_title("Quality (teacher, student alone, methods)")
         ax.legend()

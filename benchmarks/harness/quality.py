@@ -169,6 +169,7 @@ def run_recipe(name: str, case: dict[str, Any], task: str, glue_dir: str, sizes:
             command += ["--max_train_samples", str(sizes["train_rows"])]
         if sizes["dev_rows"] is not None:
             command += ["--max_eval_samples", str(sizes["dev_rows"])]
+        command += sizes.get("recipe_args", {}).get(name, [])  # a method's own settings for this suite's sizes
         completed = subprocess.run(command, capture_output=True, text=True)
         if completed.returncode != 0:
             lines = [line for line in completed.stderr.splitlines() if line.strip()]

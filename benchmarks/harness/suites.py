@@ -31,6 +31,7 @@ SUITES: dict[str, dict[str, Any]] = {
         "quality": {
             "tasks": ["SST-2"], "train_rows": 64, "dev_rows": None, "epochs": 1, "batch": 16, "lr": 1e-3,
             "max_length": 32, "presets": ["distilbert"],
+            "recipe_args": {"fastbert": ["--fastbert_backbone_epochs", "0.5"]},
         },
     },
     "quick": {
@@ -48,7 +49,7 @@ SUITES: dict[str, dict[str, Any]] = {
         # the other methods' protocol results come from their own scripts through --reuse-quality.
         "quality": {
             "tasks": ["SST-2"], "cases": ["6->3"], "train_rows": 500, "dev_rows": None, "epochs": 2, "batch": 32,
-            "lr": 5e-5, "max_length": 64,
+            "lr": 5e-5, "max_length": 64, "recipe_args": {"fastbert": ["--fastbert_backbone_epochs", "1"]},
         },
     },
     "full": {
@@ -64,6 +65,7 @@ SUITES: dict[str, dict[str, Any]] = {
         "quality": {
             "tasks": ["SST-2", "MRPC", "RTE"], "train_rows": None, "dev_rows": None, "epochs": 3, "batch": 32,
             "lr": 5e-5, "max_length": 128, "finetune_missing_teachers": True,
+            "recipe_args": {"fastbert": ["--fastbert_backbone_epochs", "2"]},
         },
     },
 }  # fmt: skip

@@ -41,6 +41,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--cases", nargs="+", help="only these cases (e.g. 6->3); default all of the suite")
     parser.add_argument("--quality-methods", nargs="+", help="only these quality methods (e.g. logit_kd distilbert)")
     parser.add_argument("--reuse-quality", nargs="*", default=[], help="quality JSONs of other benchmark scripts")
+    parser.add_argument(
+        "--set", nargs="+", default=[], metavar="SECTION.KEY=JSON",
+        help="override a suite size, e.g. training.rounds=1 quality.train_rows=2000 (values are JSON)",
+    )  # fmt: skip
     parser.add_argument("--worker", nargs=2, metavar=("CONFIG", "RESULT"), help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     if options.suite != "tiny" and not options.worker and not options.teachers_dir:
@@ -72,7 +76,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     from harness import sections
 
     torch.manual_seed(0)
-    settings = suites.SUITES[options.suite]
+    settings = suites.with_overrides(suites.SUITES[options.suite], options.set)
     with tempfile.TemporaryDirectory() as tmp:
         tiny_paths = None
         if options.suite == "tiny":

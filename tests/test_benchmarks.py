@@ -207,3 +207,13 @@ def test_reused_results_keep_their_source_and_machine(tmp_path):
     empty.write_text("{}")
     with pytest.raises(ValueError, match="no rows with a score"):
         quality.load_reused(str(empty), None, "")
+
+
+def test_suite_overrides():
+    from harness import suites
+
+    settings = suites.with_overrides(suites.SUITES["quick"], ["training.rounds=1", 'quality.tasks=["RTE"]'])
+    assert settings["training"]["rounds"] == 1 and settings["quality"]["tasks"] == ["RTE"]
+    assert suites.SUITES["quick"]["training"]["rounds"] == 2  # the suite itself is untouched
+    with pytest.raises(ValueError, match="training.roundz"):
+        suites.with_overrides(suites.SUITES["quick"], ["training.roundz=1"])

@@ -3,6 +3,8 @@ in about 15 minutes; ``full`` is for a GPU (and a machine that can afford full G
 
 from __future__ import annotations
 
+import copy
+import json
 import os
 from pathlib import Path
 from typing import Any
@@ -69,6 +71,20 @@ SUITES: dict[str, dict[str, Any]] = {
         },
     },
 }  # fmt: skip
+
+
+def with_overrides(settings: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """A copy of ``settings`` with each ``SECTION.KEY=JSON`` override applied (the key must exist)."""
+    settings = copy.deepcopy(settings)
+    for override in overrides:
+        path, _, value = override.partition("=")
+        section, _, key = path.partition(".")
+        if not value or section not in settings or key not in settings[section]:
+            raise ValueError(
+                f"--set {override!r}: expected SECTION.KEY=JSON with an existing key, e.g. training.rounds=1."
+            )
+        settings[section][key] = json.loads(value)
+    return settings
 
 
 def cases(suite: str, teachers_dir: str | None, models_dir: str, tiny_paths: dict[str, str] | None) -> list[dict]:

@@ -248,6 +248,7 @@ def load_reused(path: str, teacher_score: float | None, teacher_source: str) -> 
         "methods": methods,
         "source": f"reused from {path}",
         "machine": machine or "not recorded in the file",
+        "file_modified": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(Path(path).stat().st_mtime)),
         "retention_reference": own_teacher[0] if own_teacher else teacher_source,
     }
 

@@ -37,8 +37,8 @@ SUITES: dict[str, dict[str, Any]] = {
         },
     },
     "quick": {
-        "training": {"seq_len": 64, "batch": 32, "steps": 9, "warmup": 3, "rounds": 2},
-        "seq_len_scaling": {"lengths": [64, 128, 256, 512], "batch": 8, "steps": 5, "warmup": 2, "rounds": 2},
+        "training": {"seq_len": 64, "batch": 32, "steps": 8, "warmup": 2, "rounds": 2},
+        "seq_len_scaling": {"lengths": [64, 128, 256, 512], "batch": 8, "steps": 4, "warmup": 1, "rounds": 2},
         "inference": {
             "seq_len": 64, "latency_repeats": 10, "throughput_batch": 64, "throughput_repeats": 1, "rounds": 3,
             # FastBERT: branches self-distilled from the MiniLM teacher on 1000 unlabeled rows; full dev set.
@@ -47,10 +47,10 @@ SUITES: dict[str, dict[str, Any]] = {
                 "speeds": [0.0, 0.1, 0.3, 0.5], "timing_rows_batch1": 96, "repeats": 2,
             },
         },
-        # Trained here: the 6->3 case only, on 500 rows (the 12->6 student costs ~10 s a step on 2 CPU cores);
+        # Trained here: the 6->3 case only, on 400 rows (the 12->6 student costs ~10 s a step on 2 CPU cores);
         # the other methods' protocol results come from their own scripts through --reuse-quality.
         "quality": {
-            "tasks": ["SST-2"], "cases": ["6->3"], "train_rows": 500, "dev_rows": None, "epochs": 2, "batch": 32,
+            "tasks": ["SST-2"], "cases": ["6->3"], "train_rows": 400, "dev_rows": None, "epochs": 2, "batch": 32,
             "lr": 5e-5, "max_length": 64, "recipe_args": {"fastbert": ["--fastbert_backbone_epochs", "1"]},
         },
     },

@@ -217,3 +217,20 @@ def test_suite_overrides():
     assert suites.SUITES["quick"]["training"]["rounds"] == 2  # the suite itself is untouched
     with pytest.raises(ValueError, match="training.roundz"):
         suites.with_overrides(suites.SUITES["quick"], ["training.roundz=1"])
+
+
+def test_a_failing_method_is_recorded_and_the_others_measured(tmp_path):
+    from harness.fixture import make_fixture
+
+    teacher = make_fixture(tmp_path)["teacher"]
+    results = training.measure(
+        ["plain", "preset:no-such-preset"], {"path": teacher, "layers": None, "num_labels": 2},
+        {"path": teacher, "layers": [0, 2], "num_labels": 2}, seq_len=8, batch=4, steps=3, warmup=1, rounds=2,
+        isolated=False,
+    )  # fmt: skip
+    assert results["plain"]["cost_ratio"] == 1.0 and len(results["plain"]["runs"]) == 2
+    assert results["preset:no-such-preset"] == {"error": results["preset:no-such-preset"]["error"]}
+    assert "no-such-preset" in results["preset:no-such-preset"]["error"]
+    text = "\n".join(report._training({"case": "x", "batch": 4, "seq_len": 8, "rounds": 2, "warmup": 1,
+                                       "cached_kd_source": "-", "methods": results}))  # fmt: skip
+    assert "| preset:no-such-preset | failed: ValueError" in text

@@ -76,6 +76,9 @@ def _training(section: dict | None) -> list[str]:
     ]
     rows = []
     for name, entry in section["methods"].items():
+        if "error" in entry:
+            rows.append([name, "failed: " + entry["error"].replace("|", "/"), *[""] * 6])
+            continue
         rows.append(
             [name, entry["step_time_s"] * 1000, entry["samples_per_s"], entry["peak_memory_mb"], entry["cost_ratio"],
              entry["ideal_ratio"], entry["gap_to_ideal"], entry["memory_ratio"]]
@@ -84,7 +87,7 @@ def _training(section: dict | None) -> list[str]:
         ["method", "step ms", "samples/s", "peak MB", "time / plain", "FLOP ideal", "gap to ideal", "memory / plain"],
         rows,
     )
-    methods = section["methods"]
+    methods = {name: entry for name, entry in section["methods"].items() if "error" not in entry}
     if "logit_kd" in methods:
         gap = methods["logit_kd"]["gap_to_ideal"]
         lines.append(f"- target logit KD within 10% of the FLOP ideal: {gap:+.1%} ({_verdict(gap <= 0.10)})")
@@ -219,7 +222,7 @@ def plots(results: dict[str, Any], stem: Path) -> list[str]:
 
     training = results.get("training") or {}
     if "methods" in training:
-        names = list(training["methods"])
+        names = [name for name, entry in training["methods"].items() if "error" not in entry]
         fig, ax = plt.subplots(figsize=(6, 3.5))
         xs = range(len(names))
         ax.bar([x - 0.2 for x in xs], [training["methods"][n]["cost_ratio"] for n in names], 0.4, label="measured")

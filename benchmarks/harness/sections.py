@@ -32,7 +32,7 @@ def training_cost(case: dict, sizes: dict, features: dict) -> dict[str, Any]:
     else:
         not_available["intermediate presets"] = features["intermediate_presets"]["reason"]
     results = training.measure(methods, spec(case["teacher"]), case["student"], **sizes)
-    isolated = all(run["memory_isolated"] for entry in results.values() for run in entry["runs"])
+    isolated = all(run["memory_isolated"] for entry in results.values() for run in entry.get("runs", []))
     return {
         "case": case["name"],
         **sizes,

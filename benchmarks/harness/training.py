@@ -167,15 +167,25 @@ def measure(
     approximate; used by the tests and the sequence-length section).
     """
     runs: dict[str, list[dict]] = {method: [] for method in methods_to_run}
+    failed: dict[str, str] = {}
     for round_index in range(rounds):
         order = methods_to_run if round_index % 2 == 0 else list(reversed(methods_to_run))
         for method in order:
+            if method in failed:
+                continue
             config = dict(
                 method=method, teacher=teacher, student=student, seq_len=seq_len, batch=batch, steps=steps,
                 warmup=warmup, seed=seed,
             )  # fmt: skip
             start = time.perf_counter()
-            run = run_worker(config) if isolated else time_training(config)
+            try:
+                run = run_worker(config) if isolated else time_training(config)
+            except Exception as error:  # one method failing must not cost the others' figures; plain is needed
+                if method == "plain":
+                    raise
+                failed[method] = f"{type(error).__name__}: {str(error).strip().splitlines()[-1][-300:]}"
+                print(f"  {method} FAILED: {failed[method]}", file=sys.stderr)
+                continue
             run["memory_isolated"] = isolated or run["memory_kind"] == "cuda.max_memory_allocated"
             runs[method].append(run)
             print(
@@ -187,6 +197,9 @@ def measure(
     ideal = kd_ideal_ratio(spec_config(teacher), spec_config(student), seq_len)
     results = {}
     for method, method_runs in runs.items():
+        if method in failed:
+            results[method] = {"error": failed[method]}
+            continue
         step = statistics.median(run["step_time_s"] for run in method_runs)
         results[method] = {
             "step_time_s": step,
@@ -202,6 +215,8 @@ def add_ratios(results: dict[str, dict]) -> dict[str, dict]:
     """``cost_ratio`` = step time / plain's, ``memory_ratio`` likewise, ``gap_to_ideal`` = cost_ratio / ideal - 1."""
     plain = results["plain"]
     for entry in results.values():
+        if "error" in entry:
+            continue
         entry["cost_ratio"] = entry["step_time_s"] / plain["step_time_s"]
         memory, plain_memory = entry["peak_memory_mb"], plain["peak_memory_mb"]
         entry["memory_ratio"] = memory / plain_memory if memory is not None and plain_memory else None

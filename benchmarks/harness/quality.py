@@ -1,0 +1,258 @@
+"""Quality: dev score of the teacher, of the student fine-tuned alone, and of each distillation method.
+
+For one case (a teacher checkpoint, a student spec) and one GLUE task: the teacher is evaluated as is; every
+method trains a fresh copy of the student (same seed, rows, epochs, learning rate) and is evaluated on the same
+dev rows; ``retention`` = method score / teacher score. Sizes are the suite's (``train_rows``, ``dev_rows``,
+``epochs``) and are written into the results.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from transformers import AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
+
+from . import glue_data
+from .machine import REPO_ROOT
+from .models import build, parameter_count
+
+CORE_METHODS = ("student_alone", "logit_kd")
+
+
+def _args(output_dir: str, sizes: dict[str, Any], seed: int) -> dict[str, Any]:
+    import torch
+
+    return dict(
+        output_dir=output_dir, per_device_train_batch_size=sizes["batch"], per_device_eval_batch_size=64,
+        num_train_epochs=sizes["epochs"], learning_rate=sizes["lr"], seed=seed, report_to="none",
+        disable_tqdm=True, save_strategy="no", logging_strategy="no", use_cpu=not torch.cuda.is_available(),
+    )  # fmt: skip
+
+
+def _predict(trainer: Trainer, dev: Any, task: str) -> dict[str, float]:
+    output = trainer.predict(dev)
+    return glue_data.score(task, np.asarray(output.predictions), np.asarray(output.label_ids))
+
+
+def train_and_score(
+    method: str, teacher_path: str, student_spec: dict, task: str, train: Any, dev: Any, tokenizer: Any, sizes: dict
+) -> dict[str, Any]:
+    """Train ``method``'s student on ``train`` and score it on ``dev`` (or score the teacher: ``"teacher"``)."""
+    from hf_distill import DistillationTrainer, DistillationTrainingArguments
+
+    collator = DataCollatorWithPadding(tokenizer)
+    with tempfile.TemporaryDirectory() as output_dir:
+        common = _args(output_dir, sizes, seed=0)
+        start = time.perf_counter()
+        if method == "teacher":
+            model = build({"path": teacher_path, "layers": None, "num_labels": 2})
+            trainer = Trainer(model=model, args=TrainingArguments(**common), data_collator=collator)
+        elif method == "student_alone":
+            model = build(student_spec, seed=0)
+            trainer = Trainer(
+                model=model, args=TrainingArguments(**common), train_dataset=train, data_collator=collator
+            )
+        elif method == "logit_kd" or method.startswith("preset:"):
+            model = build(student_spec, seed=0)
+            preset = {"distill_preset": method[7:]} if method.startswith("preset:") else {}
+            args = DistillationTrainingArguments(**common, temperature=2.0, alpha=0.5, **preset)
+            trainer = DistillationTrainer(
+                model=model, teacher_model=teacher_path, args=args, train_dataset=train, data_collator=collator
+            )
+        else:
+            raise ValueError(f"Unknown quality method {method!r}.")
+        if method != "teacher":
+            trainer.train()
+        train_seconds = time.perf_counter() - start if method != "teacher" else None
+        start = time.perf_counter()
+        scores = _predict(trainer, dev, task)
+        eval_seconds = time.perf_counter() - start
+    return {
+        **scores,
+        "train_seconds": train_seconds,
+        "eval_seconds": eval_seconds,
+        "parameters": parameter_count(model),
+    }
+
+
+def finetune_teacher(source: str, task: str, glue_dir: str, sizes: dict[str, Any], output_dir: str) -> dict:
+    """Fine-tune the full pretrained ``source`` on ``task`` (plain `Trainer`, the suite's rows/epochs/lr) as the
+    task's teacher when none was given; saved with its tokenizer to ``output_dir``."""
+    tokenizer = AutoTokenizer.from_pretrained(source)
+    rows = glue_data.subset(glue_data.read_rows(glue_dir, task, "train"), sizes["train_rows"], shuffle_seed=0)
+    train = glue_data.tokenized(rows, tokenizer, sizes["max_length"])
+    model = build({"path": source, "layers": None, "num_labels": 2}, seed=0)
+    start = time.perf_counter()
+    with tempfile.TemporaryDirectory() as scratch:
+        args = TrainingArguments(**_args(scratch, sizes, seed=0))
+        Trainer(model=model, args=args, train_dataset=train, data_collator=DataCollatorWithPadding(tokenizer)).train()
+    model.save_pretrained(output_dir)
+    tokenizer.save_pretrained(output_dir)
+    return {
+        "path": output_dir,
+        "source": source,
+        "train_rows": len(rows),
+        "train_seconds": time.perf_counter() - start,
+    }
+
+
+def measure_case(
+    case: dict[str, Any], task: str, glue_dir: str, sizes: dict[str, Any], methods: list[str]
+) -> dict[str, Any]:
+    """Teacher and each method on ``task`` for one teacher -> student case; scores and retention."""
+    tokenizer = AutoTokenizer.from_pretrained(case["teacher"])
+    train_rows = glue_data.subset(glue_data.read_rows(glue_dir, task, "train"), sizes["train_rows"], shuffle_seed=0)
+    dev_rows = glue_data.subset(glue_data.read_rows(glue_dir, task, "dev"), sizes["dev_rows"], shuffle_seed=None)
+    train = glue_data.tokenized(train_rows, tokenizer, sizes["max_length"])
+    dev = glue_data.tokenized(dev_rows, tokenizer, sizes["max_length"])
+    results: dict[str, Any] = {}
+    for method in ["teacher", *methods]:
+        start = time.perf_counter()
+        try:
+            if method.startswith("recipe:"):
+                results[method] = run_recipe(method[7:], case, task, glue_dir, sizes)
+            else:
+                results[method] = train_and_score(
+                    method, case["teacher"], case["student"], task, train, dev, tokenizer, sizes
+                )
+        except Exception as error:  # one method failing must not cost the others' results; the error is kept
+            if method == "teacher":
+                raise
+            results[method] = {"score": None, "error": f"{type(error).__name__}: {str(error).strip()[-500:]}"}
+        score = results[method]["score"]
+        print(
+            f"  {case['name']} {task} {method}: {'FAILED' if score is None else f'{score:.4f}'} "
+            f"({time.perf_counter() - start:.0f} s)",
+            file=sys.stderr,
+        )
+    teacher_score = results["teacher"]["score"]
+    for entry in results.values():
+        entry["retention"] = entry["score"] / teacher_score if teacher_score and entry["score"] is not None else None
+    return {
+        "task": task,
+        "metric": glue_data.TASKS[task][3],
+        "train_rows": len(train_rows),
+        "dev_rows": len(dev_rows),
+        "sizes": sizes,
+        "methods": results,
+        "source": "measured in this run",
+    }
+
+
+def run_recipe(name: str, case: dict[str, Any], task: str, glue_dir: str, sizes: dict[str, Any]) -> dict[str, Any]:
+    """A method registered in ``recipes/methods.py`` (issue 4's registry), run through ``run_glue_distill.py``.
+
+    Same teacher, student source and layers, rows (shuffle seed 0), epochs, batch, learning rate and seed as the
+    methods trained in this process; the method's own settings are its defaults. Reads ``results.json``.
+    """
+    student = case["student"]
+    with tempfile.TemporaryDirectory() as output_dir:
+        command = [
+            sys.executable, str(REPO_ROOT / "recipes" / "run_glue_distill.py"),
+            "--teacher_model_name_or_path", case["teacher"], "--student_model_name_or_path", student["path"],
+            "--student_layers", ",".join(str(layer) for layer in student["layers"]),
+            "--task_name", task.lower().replace("-", ""), "--glue_dir", glue_dir,
+            "--max_seq_length", str(sizes["max_length"]), "--train_shuffle_seed", "0",
+            "--distill_method", name, "--output_dir", output_dir, "--seed", "0", "--report_to", "none",
+            "--num_train_epochs", str(sizes["epochs"]), "--learning_rate", str(sizes["lr"]),
+            "--per_device_train_batch_size", str(sizes["batch"]), "--per_device_eval_batch_size", "64",
+            "--save_strategy", "no", "--disable_tqdm", "true",
+        ]  # fmt: skip
+        if sizes["train_rows"] is not None:
+            command += ["--max_train_samples", str(sizes["train_rows"])]
+        if sizes["dev_rows"] is not None:
+            command += ["--max_eval_samples", str(sizes["dev_rows"])]
+        command += sizes.get("recipe_args", {}).get(name, [])  # a method's own settings for this suite's sizes
+        completed = subprocess.run(command, capture_output=True, text=True)
+        if completed.returncode != 0:
+            lines = [line for line in completed.stderr.splitlines() if line.strip()]
+            raise RuntimeError(f"recipe method {name} failed: {lines[-1] if lines else completed.returncode}")
+        recipe = json.loads((Path(output_dir) / "results.json").read_text())
+    metrics = recipe["student"]["metrics"]
+    metric = glue_data.TASKS[task][3]
+    value = metrics.get(metric, metrics.get(f"eval_{metric}"))
+    if value is None:
+        raise RuntimeError(f"recipe method {name}: no {metric} in its student metrics {sorted(metrics)}.")
+    return {
+        "score": float(value),
+        "metrics": metrics,
+        "train_seconds": recipe.get("train", {}).get("train_runtime"),
+        "parameters": recipe["student"].get("parameters"),
+        "via": "recipes/run_glue_distill.py",
+    }
+
+
+def recipe_methods() -> list[str]:
+    """``recipe:<name>`` for each method of ``recipes/methods.py`` but ``logit`` (measured here as logit_kd)."""
+    sys.path.insert(0, str(REPO_ROOT / "recipes"))
+    try:
+        from methods import METHODS
+    finally:
+        sys.path.remove(str(REPO_ROOT / "recipes"))
+    return [f"recipe:{name}" for name in METHODS if name != "logit"]
+
+
+SCORE_KEYS = ("score", "accuracy", "dev_accuracy", "dev_acc", "eval_accuracy")
+
+
+def _score_of(row: Any) -> float | None:
+    if not isinstance(row, dict):
+        return None
+    for key in SCORE_KEYS:
+        if isinstance(row.get(key), (int, float)) and not isinstance(row.get(key), bool):
+            return float(row[key])
+    return None
+
+
+def _reused_rows(data: Any) -> dict[str, dict[str, Any]]:
+    """``{name: row}`` of every row with a score in another script's results: a list of rows (named by ``name`` or
+    ``method``), a ``{name: row}`` mapping, or either under a ``methods`` / ``results`` key."""
+    if isinstance(data, dict):
+        for key in ("methods", "results"):
+            if isinstance(data.get(key), (dict, list)):
+                return _reused_rows(data[key])
+        return {str(name): row for name, row in data.items() if _score_of(row) is not None}
+    if isinstance(data, list):
+        rows = [row for row in data if _score_of(row) is not None]
+        return {str(row.get("name", row.get("method", index))): row for index, row in enumerate(rows)}
+    return {}
+
+
+def load_reused(path: str, teacher_score: float | None, teacher_source: str) -> dict[str, Any]:
+    """SST-2 dev results another benchmark script wrote (same protocol teacher), kept with their source and machine.
+
+    Scores are read from each row's first key of ``SCORE_KEYS``; a row whose name contains "teacher" is the
+    file's teacher score, else ``teacher_score`` (this run's measurement of the same teacher, named by
+    ``teacher_source``) is used for retention. The machine is the file's ``machine`` entry when it has one.
+    """
+    data = json.loads(Path(path).read_text())
+    rows = _reused_rows(data)
+    if not rows:
+        raise ValueError(f"{path}: no rows with a score ({', '.join(SCORE_KEYS)}) found.")
+    methods = {name: {"score": _score_of(row), **_small(row)} for name, row in rows.items()}
+    own_teacher = [name for name in methods if "teacher" in name.lower()]
+    reference = methods[own_teacher[0]]["score"] if own_teacher else teacher_score
+    for entry in methods.values():
+        entry["retention"] = entry["score"] / reference if reference else None
+    machine = data.get("machine") if isinstance(data, dict) else None
+    return {
+        "task": data.get("task", "SST-2") if isinstance(data, dict) else "SST-2",
+        "metric": "accuracy",
+        "methods": methods,
+        "source": f"reused from {path}",
+        "machine": machine or "not recorded in the file",
+        "file_modified": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(Path(path).stat().st_mtime)),
+        "retention_reference": own_teacher[0] if own_teacher else teacher_source,
+    }
+
+
+def _small(row: dict[str, Any]) -> dict[str, Any]:
+    """The row's scalar fields (settings, timings), without nested tables."""
+    return {key: value for key, value in row.items() if isinstance(value, (int, float, str, bool)) or value is None}

@@ -1,0 +1,105 @@
+"""The sizes of each suite. ``tiny`` is for the tests (self-made models, seconds); ``quick`` fits a 2-core CPU
+in about 15 minutes; ``full`` is for a GPU (and a machine that can afford full GLUE training sets)."""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from .glue_data import TASKS
+from .models import spec
+
+DEFAULT_MODELS_DIR = os.environ.get("HF_DISTILL_MODELS", str(Path.home() / ".cache" / "hf-distill-models"))
+
+SUITES: dict[str, dict[str, Any]] = {
+    "tiny": {
+        # For the tests: one preset stands for all, and runs share this process (no interpreter start per run; the
+        # fresh-process worker is tested on its own).
+        "training": {
+            "seq_len": 16, "batch": 4, "steps": 4, "warmup": 1, "rounds": 1, "presets": ["distilbert"],
+            "isolated": False,
+        },
+        "seq_len_scaling": {"lengths": [8, 16], "batch": 4, "steps": 3, "warmup": 1, "rounds": 1},
+        "inference": {
+            "seq_len": 16, "latency_repeats": 3, "throughput_batch": 64, "throughput_repeats": 2, "rounds": 2,
+            "fastbert": {
+                "cases": ["4->2"], "train_rows": 64, "epochs": 1, "lr": 1e-3, "max_length": 32, "dev_rows": None,
+                "speeds": [0.0, 0.3], "timing_rows_batch1": 16, "repeats": 1,
+            },
+        },
+        "quality": {
+            "tasks": ["SST-2"], "train_rows": 64, "dev_rows": None, "epochs": 1, "batch": 16, "lr": 1e-3,
+            "max_length": 32, "presets": ["distilbert"],
+            "recipe_args": {"fastbert": ["--fastbert_backbone_epochs", "0.5"]},
+        },
+    },
+    "quick": {
+        "training": {"seq_len": 64, "batch": 32, "steps": 8, "warmup": 2, "rounds": 2},
+        "seq_len_scaling": {"lengths": [64, 128, 256, 512], "batch": 8, "steps": 4, "warmup": 1, "rounds": 2},
+        "inference": {
+            "seq_len": 64, "latency_repeats": 10, "throughput_batch": 64, "throughput_repeats": 1, "rounds": 3,
+            # FastBERT: branches self-distilled from the MiniLM teacher on 1000 unlabeled rows; full dev set.
+            "fastbert": {
+                "cases": ["6->3"], "train_rows": 1000, "epochs": 1, "lr": 1e-3, "max_length": 64, "dev_rows": None,
+                "speeds": [0.0, 0.1, 0.3, 0.5], "timing_rows_batch1": 96, "repeats": 2,
+            },
+        },
+        # Trained here: the 6->3 case only, on 400 rows (the 12->6 student costs ~10 s a step on 2 CPU cores);
+        # the other methods' protocol results come from their own scripts through --reuse-quality.
+        "quality": {
+            "tasks": ["SST-2"], "cases": ["6->3"], "train_rows": 400, "dev_rows": None, "epochs": 2, "batch": 32,
+            "lr": 5e-5, "max_length": 64, "recipe_args": {"fastbert": ["--fastbert_backbone_epochs", "1"]},
+        },
+    },
+    "full": {
+        "training": {"seq_len": 128, "batch": 32, "steps": 60, "warmup": 10, "rounds": 5},
+        "seq_len_scaling": {"lengths": [64, 128, 256, 512], "batch": 32, "steps": 30, "warmup": 5, "rounds": 3},
+        "inference": {
+            "seq_len": 128, "latency_repeats": 50, "throughput_batch": 64, "throughput_repeats": 10, "rounds": 5,
+            "fastbert": {
+                "cases": ["6->3", "12->6"], "train_rows": None, "epochs": 2, "lr": 1e-3, "max_length": 128,
+                "dev_rows": None, "speeds": [0.0, 0.1, 0.2, 0.3, 0.5, 0.7], "timing_rows_batch1": None, "repeats": 3,
+            },
+        },
+        "quality": {
+            "tasks": ["SST-2", "MRPC", "RTE"], "train_rows": None, "dev_rows": None, "epochs": 3, "batch": 32,
+            "lr": 5e-5, "max_length": 128, "finetune_missing_teachers": True,
+            "recipe_args": {"fastbert": ["--fastbert_backbone_epochs", "2"]},
+        },
+    },
+}  # fmt: skip
+
+
+def with_overrides(settings: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """A copy of ``settings`` with each ``SECTION.KEY=JSON`` override applied (the key must exist)."""
+    settings = copy.deepcopy(settings)
+    for override in overrides:
+        path, _, value = override.partition("=")
+        section, _, key = path.partition(".")
+        if not value or section not in settings or key not in settings[section]:
+            raise ValueError(
+                f"--set {override!r}: expected SECTION.KEY=JSON with an existing key, e.g. training.rounds=1."
+            )
+        settings[section][key] = json.loads(value)
+    return settings
+
+
+def cases(suite: str, teachers_dir: str | None, models_dir: str, tiny_paths: dict[str, str] | None) -> list[dict]:
+    """Teacher -> student cases. The student keeps every other layer of the teacher's pretrained checkpoint."""
+    if suite == "tiny":
+        assert tiny_paths is not None
+        teacher = tiny_paths["teacher"]
+        return [{"name": "4->2", "teacher": teacher, "teachers": {"SST-2": teacher}, "student": spec(teacher, [0, 2])}]
+    found = []
+    for name, family, source, layers in (
+        ("6->3", "minilm", "minilm-l6", [0, 2, 4]),
+        ("12->6", "mpnet", "mpnet-base", [0, 2, 4, 6, 8, 10]),
+    ):
+        # A fine-tuned teacher per task: TEACHERS_DIR/<family>-<task> (minilm-sst2, mpnet-mrpc, ...).
+        teachers = {task: str(Path(teachers_dir) / f"{family}-{task.lower().replace('-', '')}") for task in TASKS}
+        found.append({"name": name, "teacher": teachers["SST-2"], "teachers": teachers,
+                      "student": spec(Path(models_dir) / source, layers)})  # fmt: skip
+    return found

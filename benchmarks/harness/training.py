@@ -1,0 +1,228 @@
+"""Training cost: step time, samples/s and peak memory of each training method, same student, batch and length.
+
+Every configuration trains the same student on the same synthetic batches (random token ids of exactly
+``seq_len`` tokens, so the length is what the table says) through the real trainer class of that method:
+
+- ``plain``: `transformers.Trainer`, the student fine-tuned on labels (the reference, ratio 1);
+- ``logit_kd``: `hf_distill.DistillationTrainer` (KL, T=2, alpha=0.5);
+- ``docs_kd``: the `transformers.Trainer` KD subclass of the transformers docs (`baseline.DocsDistillationTrainer`);
+- ``cached_kd``: `DistillationTrainer` reading teacher logits precomputed once (no teacher forward per step);
+- ``preset:<name>``: `DistillationTrainer` with an intermediate-layer preset (issue 3), when available.
+
+Memory on CPU is the growth of the process's peak resident set (``ru_maxrss``) from just after the imports to the
+end of training, so each configuration runs in a fresh subprocess (``python benchmarks/run.py --worker``); on a
+GPU it is ``torch.cuda.max_memory_allocated`` of the run.
+"""
+
+from __future__ import annotations
+
+import gc
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from . import methods
+from .flops import kd_ideal_ratio
+from .machine import REPO_ROOT
+from .models import spec_config
+
+BASE_METHODS = ("plain", "logit_kd", "docs_kd", "cached_kd")
+
+
+def _peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # Linux reports KiB
+
+
+def _reset_peak_rss() -> bool:
+    """Reset this process's peak RSS to its current RSS (Linux ``/proc/self/clear_refs``, value 5)."""
+    try:
+        Path("/proc/self/clear_refs").write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _current_rss_mb() -> float:
+    """Resident set size now (Linux ``/proc/self/statm``); the peak when that file does not exist."""
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[1])
+    except OSError:
+        return _peak_rss_mb()
+    return pages * os.sysconf("SC_PAGE_SIZE") / 2**20
+
+
+def time_training(config: dict[str, Any]) -> dict[str, Any]:
+    """Train ``config["method"]`` for ``steps`` steps; the median step time after ``warmup`` steps, and memory.
+
+    ``config``: method, teacher, student (model specs), seq_len, batch, steps, warmup, seed.
+    """
+    import datasets
+    import torch
+
+    from .models import build, synthetic_batch_rows
+
+    cuda = torch.cuda.is_available()
+    rss_after_imports = _current_rss_mb()
+    student = build(config["student"], seed=config["seed"])
+    teacher = build(config["teacher"], seed=config["seed"]) if config["method"] != "plain" else None
+    rows = synthetic_batch_rows(
+        student.config.vocab_size, config["batch"] * config["steps"], config["seq_len"], seed=config["seed"]
+    )
+    dataset = datasets.Dataset.from_dict(rows)
+    cache = None
+    if config["method"] == "cached_kd":
+        dataset, teacher, cache = methods.teacher_cache(config, teacher, dataset)
+    gc.collect()
+    # Peak of the training itself: loading transients (and a cache's teacher pass) are left out for every method.
+    peak_reset = _reset_peak_rss()
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    timer = StepTimer(config["warmup"], cuda)
+    with tempfile.TemporaryDirectory() as output_dir:
+        trainer = methods.make_trainer(config, student, teacher, dataset, output_dir, [timer])
+        trainer.train()
+    if cuda:
+        peak = torch.cuda.max_memory_allocated() / 2**20
+    else:
+        peak = _peak_rss_mb() - rss_after_imports if peak_reset else None
+    median = statistics.median(timer.times)
+    return {
+        "step_time_s": median,
+        "samples_per_s": config["batch"] / median,
+        "peak_memory_mb": peak,
+        "memory_kind": "cuda.max_memory_allocated"
+        if cuda
+        else "ru_maxrss peak during training minus the RSS after imports",
+        "timed_steps": len(timer.times),
+        "teacher_cache": cache,
+    }
+
+
+class StepTimer(TrainerCallback):
+    """Records the wall time of each optimizer step after the first ``warmup`` steps (GPU synchronised)."""
+
+    def __init__(self, warmup: int, cuda: bool = False):
+        self.warmup, self.cuda, self.times, self._start = warmup, cuda, [], 0.0
+
+    def _sync(self) -> None:
+        if self.cuda:
+            import torch
+
+            torch.cuda.synchronize()
+
+    def on_step_begin(self, args, state, control, **kwargs):
+        self._sync()
+        self._start = time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        self._sync()
+        if state.global_step > self.warmup:
+            self.times.append(time.perf_counter() - self._start)
+
+
+def run_worker(config: dict[str, Any]) -> dict[str, Any]:
+    """Run ``time_training`` in a fresh interpreter (clean memory high-water mark) and return its result."""
+    with tempfile.TemporaryDirectory() as tmp:
+        config_path, result_path = Path(tmp) / "config.json", Path(tmp) / "result.json"
+        config_path.write_text(json.dumps(config))
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join([str(REPO_ROOT), str(REPO_ROOT / "benchmarks"), env.get("PYTHONPATH", "")])
+        command = [sys.executable, str(REPO_ROOT / "benchmarks" / "run.py"), "--worker", str(config_path)]
+        completed = subprocess.run([*command, str(result_path)], env=env, capture_output=True, text=True)
+        if completed.returncode != 0:
+            raise RuntimeError(f"worker for {config['method']} failed:\n{completed.stderr[-3000:]}")
+        return json.loads(result_path.read_text())
+
+
+def worker_main(config_path: str, result_path: str) -> None:
+    config = json.loads(Path(config_path).read_text())
+    Path(result_path).write_text(json.dumps(time_training(config)))
+
+
+def measure(
+    methods_to_run: list[str],
+    teacher: dict,
+    student: dict,
+    seq_len: int,
+    batch: int,
+    steps: int,
+    warmup: int,
+    rounds: int,
+    seed: int = 0,
+    isolated: bool = True,
+) -> dict[str, Any]:
+    """Each method ``rounds`` times (order reversed every other round); medians and ratios to ``plain``.
+
+    ``isolated``: each run in a fresh subprocess, so that CPU memory (RSS) counts nothing but that run; otherwise
+    in this process, where the CPU figure also holds what earlier runs left allocated (``memory_isolated`` False:
+    approximate; used by the tests and the sequence-length section).
+    """
+    runs: dict[str, list[dict]] = {method: [] for method in methods_to_run}
+    failed: dict[str, str] = {}
+    for round_index in range(rounds):
+        order = methods_to_run if round_index % 2 == 0 else list(reversed(methods_to_run))
+        for method in order:
+            if method in failed:
+                continue
+            config = dict(
+                method=method, teacher=teacher, student=student, seq_len=seq_len, batch=batch, steps=steps,
+                warmup=warmup, seed=seed,
+            )  # fmt: skip
+            start = time.perf_counter()
+            try:
+                run = run_worker(config) if isolated else time_training(config)
+            except Exception as error:  # one method failing must not cost the others' figures; plain is needed
+                if method == "plain":
+                    raise
+                failed[method] = f"{type(error).__name__}: {str(error).strip().splitlines()[-1][-300:]}"
+                print(f"  {method} FAILED: {failed[method]}", file=sys.stderr)
+                continue
+            run["memory_isolated"] = isolated or run["memory_kind"] == "cuda.max_memory_allocated"
+            runs[method].append(run)
+            print(
+                f"  {method} @ {seq_len} tokens, round {round_index + 1}/{rounds}: "
+                f"{run['step_time_s'] * 1000:.0f} ms/step, peak {run['peak_memory_mb']} MB "
+                f"({time.perf_counter() - start:.0f} s)",
+                file=sys.stderr,
+            )
+    ideal = kd_ideal_ratio(spec_config(teacher), spec_config(student), seq_len)
+    results = {}
+    for method, method_runs in runs.items():
+        if method in failed:
+            results[method] = {"error": failed[method]}
+            continue
+        step = statistics.median(run["step_time_s"] for run in method_runs)
+        results[method] = {
+            "step_time_s": step,
+            "samples_per_s": batch / step,
+            "peak_memory_mb": _median_or_none([run["peak_memory_mb"] for run in method_runs]),
+            "runs": method_runs,
+            "ideal_ratio": 1.0 if method in ("plain", "cached_kd") else ideal,
+        }
+    return add_ratios(results)
+
+
+def add_ratios(results: dict[str, dict]) -> dict[str, dict]:
+    """``cost_ratio`` = step time / plain's, ``memory_ratio`` likewise, ``gap_to_ideal`` = cost_ratio / ideal - 1."""
+    plain = results["plain"]
+    for entry in results.values():
+        if "error" in entry:
+            continue
+        entry["cost_ratio"] = entry["step_time_s"] / plain["step_time_s"]
+        memory, plain_memory = entry["peak_memory_mb"], plain["peak_memory_mb"]
+        entry["memory_ratio"] = memory / plain_memory if memory is not None and plain_memory else None
+        entry["gap_to_ideal"] = entry["cost_ratio"] / entry["ideal_ratio"] - 1.0
+    return results
+
+
+def _median_or_none(values: list[float | None]) -> float | None:
+    return None if any(value is None for value in values) else statistics.median(values)

@@ -1,0 +1,236 @@
+"""The benchmark harness (benchmarks/run.py) on its smallest configuration: self-made tiny models, seconds."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from transformers import BertConfig
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+sys.path.insert(0, str(BENCHMARKS))
+
+import run  # noqa: E402
+from harness import flops, glue_data, machine, report, training  # noqa: E402
+from harness.baseline import DocsDistillationTrainer  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    """One run of the whole tiny suite (every section; the training section in a subprocess per method)."""
+    output_dir = tmp_path_factory.mktemp("bench")
+    results = run.main(["--suite", "tiny", "--output-dir", str(output_dir)])
+    return results, output_dir
+
+
+def test_tiny_suite_writes_json_markdown_and_plots(results):
+    results, output_dir = results
+    stem = f"tiny-{machine.machine_slug(results['machine'])}"
+    written = json.loads((output_dir / f"{stem}.json").read_text())
+    assert written["suite"] == "tiny" and written["schema_version"] == 1
+    for key in ("cpu", "cpu_count", "torch_threads", "torch", "transformers", "shared_machine", "load_average_end"):
+        assert key in written["machine"]
+    for section in run.SECTIONS:
+        assert "error" not in written[section], written[section].get("error")
+    markdown = (output_dir / f"{stem}.md").read_text()
+    for title in ("## Training cost", "## Sequence-length scaling", "## Inference", "## Quality"):
+        assert title in markdown
+    for suffix in ("training", "seq-len", "inference", "quality"):
+        png = output_dir / f"{stem}-{suffix}.png"
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"({png.name})" in markdown
+
+
+def test_training_ratios_come_from_the_measured_numbers(results):
+    results, _ = results
+    section = results["training"]
+    methods = section["methods"]
+    assert set(methods) == {"plain", "logit_kd", "docs_kd", "cached_kd", "preset:distilbert"}
+    assert section["cached_kd_source"] == "hf_distill.cache"
+    assert methods["cached_kd"]["runs"][0]["teacher_cache"]["source"] == "hf_distill.cache"
+    plain = methods["plain"]
+    for name, entry in methods.items():
+        runs = entry["runs"]
+        assert len(runs) == section["rounds"] and all(run_["timed_steps"] > 0 for run_ in runs)
+        assert entry["step_time_s"] == pytest.approx(sorted(r["step_time_s"] for r in runs)[len(runs) // 2])
+        assert entry["step_time_s"] > 0 and entry["peak_memory_mb"] > 0, name
+        assert entry["samples_per_s"] == pytest.approx(section["batch"] / entry["step_time_s"])
+        assert entry["cost_ratio"] == pytest.approx(entry["step_time_s"] / plain["step_time_s"])
+        assert entry["memory_ratio"] == pytest.approx(entry["peak_memory_mb"] / plain["peak_memory_mb"])
+        assert entry["gap_to_ideal"] == pytest.approx(entry["cost_ratio"] / entry["ideal_ratio"] - 1)
+    # The tiny case: a 4-layer teacher, its layers [0, 2] as the student, same width: ideal = 1 + 4 / (3 * 2) + head.
+    assert methods["logit_kd"]["ideal_ratio"] == pytest.approx(1 + 4 / 6, rel=0.02)
+    assert methods["cached_kd"]["ideal_ratio"] == 1.0 and plain["cost_ratio"] == 1.0
+
+
+def test_other_sections_are_measured(results):
+    results, _ = results
+    scaling = results["seq_len_scaling"]["by_length"]
+    assert list(scaling) == ["8", "16"]
+    for entry in scaling.values():
+        kd, docs = entry["logit_kd"], entry["docs_kd"]
+        assert kd["overhead_vs_docs_kd"] == pytest.approx(kd["step_time_s"] / docs["step_time_s"])
+    case = results["inference"]["cases"]["4->2"]
+    assert case["flop_ratio"] == pytest.approx(case["teacher"]["forward_gflops"] / case["student"]["forward_gflops"])
+    assert case["latency_speedup"] == pytest.approx(case["teacher"]["latency_ms"] / case["student"]["latency_ms"])
+    assert case["latency_efficiency"] == pytest.approx(case["latency_speedup"] / case["flop_ratio"])
+    quality = results["quality"]["cases"]["4->2 SST-2"]
+    assert set(quality["methods"]) == {"teacher", "student_alone", "logit_kd", "preset:distilbert"}
+    assert quality["dev_rows"] == 64 and quality["train_rows"] == 64
+    teacher_score = quality["methods"]["teacher"]["score"]
+    for entry in quality["methods"].values():
+        assert 0 <= entry["score"] <= 1
+        assert entry["retention"] == pytest.approx(entry["score"] / teacher_score)
+
+
+def test_training_worker_runs_in_a_fresh_process(tmp_path):
+    """The isolated path of the real suites: one configuration in its own interpreter, memory measured there."""
+    from harness.fixture import make_fixture
+
+    teacher = make_fixture(tmp_path)["teacher"]
+    config = dict(
+        method="cached_kd", teacher={"path": teacher, "layers": None, "num_labels": 2},
+        student={"path": teacher, "layers": [0, 2], "num_labels": 2}, seq_len=8, batch=4, steps=3, warmup=1, seed=0,
+    )  # fmt: skip
+    run_ = training.run_worker(config)
+    assert run_["timed_steps"] == 2 and run_["step_time_s"] > 0
+    assert run_["peak_memory_mb"] > 0 and run_["memory_kind"].startswith("ru_maxrss")
+    assert run_["teacher_cache"]["source"] == "hf_distill.cache"
+
+
+def test_features_not_in_the_checkout_are_reported_not_faked(results, monkeypatch):
+    results, _ = results
+    for name, status in results["features"].items():
+        assert status["available"] == (status["reason"] == ""), name
+    monkeypatch.setitem(machine.FEATURES, "imaginary", "hf_distill.no_such_module")
+    status = machine.feature_status()["imaginary"]
+    assert status == {"module": "hf_distill.no_such_module", "available": False,
+                      "reason": "hf_distill.no_such_module is not in this checkout"}  # fmt: skip
+
+
+def test_forward_flops_by_hand():
+    config = BertConfig(hidden_size=8, num_hidden_layers=3, intermediate_size=16, num_attention_heads=2, num_labels=2)
+    seq = 4
+    per_layer = 2 * seq * (4 * 64 + 2 * 8 * 16) + 4 * seq * seq * 8  # projections + FFN, then QK^T and AV
+    assert flops.forward_flops(config, seq) == 3 * per_layer + 2 * (64 + 16)
+    teacher = BertConfig(hidden_size=8, num_hidden_layers=6, intermediate_size=16, num_attention_heads=2)
+    expected = 1 + flops.forward_flops(teacher, seq) / (3 * flops.forward_flops(config, seq))
+    assert flops.kd_ideal_ratio(teacher, config, seq) == expected
+
+
+def test_add_ratios_by_hand():
+    results = {
+        "plain": {"step_time_s": 0.2, "peak_memory_mb": 100.0, "ideal_ratio": 1.0},
+        "logit_kd": {"step_time_s": 0.35, "peak_memory_mb": 150.0, "ideal_ratio": 1.5},
+        "seq": {"step_time_s": 0.3, "peak_memory_mb": None, "ideal_ratio": 1.5},
+    }
+    training.add_ratios(results)
+    assert results["logit_kd"]["cost_ratio"] == pytest.approx(1.75)
+    assert results["logit_kd"]["memory_ratio"] == pytest.approx(1.5)
+    assert results["logit_kd"]["gap_to_ideal"] == pytest.approx(1.75 / 1.5 - 1)
+    assert results["seq"]["memory_ratio"] is None
+
+
+def test_docs_baseline_loss_by_hand(tokenizer, tmp_path):
+    from hf_distill import DistillationTrainingArguments
+
+    from tiny import tiny_bert
+
+    student, teacher = tiny_bert(tokenizer, seed=0), tiny_bert(tokenizer, seed=1, layers=3)
+    args = DistillationTrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none")
+    trainer = DocsDistillationTrainer(
+        model=student, args=args, teacher_model=teacher, temperature=2.0, lambda_param=0.3
+    )
+    inputs = {"input_ids": torch.tensor([[2, 5, 6, 3], [2, 7, 3, 0]]), "labels": torch.tensor([1, 0])}
+    inputs["attention_mask"] = (inputs["input_ids"] != 0).long()
+    loss = trainer.compute_loss(student, inputs)
+    with torch.no_grad():
+        z_s = student(**{k: v for k, v in inputs.items() if k != "labels"}).logits
+        z_t = teacher(**{k: v for k, v in inputs.items() if k != "labels"}).logits
+    p_t = torch.softmax(z_t / 2, -1)
+    kl = (p_t * (p_t.log() - torch.log_softmax(z_s / 2, -1))).sum(-1).mean() * 4
+    ce = torch.nn.functional.cross_entropy(z_s, inputs["labels"])
+    assert loss.item() == pytest.approx((0.7 * ce + 0.3 * kl).item(), rel=1e-5)
+
+
+def test_glue_score_and_reader(tmp_path):
+    logits = torch.tensor([[0.0, 1.0], [1.0, 0.0], [0.0, 2.0], [3.0, 0.0]]).numpy()
+    labels = torch.tensor([1, 1, 0, 0]).numpy()
+    scores = glue_data.score("MRPC", logits, labels)
+    # predictions 1, 0, 1, 0: accuracy 2/4; F1 of class 1 = 2 * 1 / (2 + 2)
+    assert scores["accuracy"] == 0.5 and scores["f1"] == 0.5 and scores["score"] == 0.5
+    path = tmp_path / "RTE" / "dev.tsv"
+    path.parent.mkdir()
+    path.write_text("index\tsentence1\tsentence2\tlabel\n0\ta b\tc\tentailment\n1\td\te f\tnot_entailment\n")
+    rows = glue_data.read_rows(tmp_path, "RTE", "dev")
+    assert rows == [{"text": ["a b", "c"], "label": 0}, {"text": ["d", "e f"], "label": 1}]
+
+
+def test_markdown_states_the_targets():
+    section = {
+        "case": "x", "batch": 2, "seq_len": 8, "rounds": 1, "warmup": 1, "cached_kd_source": "teacher_logits column",
+        "methods": {
+            "plain": {"step_time_s": 1.0, "samples_per_s": 2.0, "peak_memory_mb": 10.0, "ideal_ratio": 1.0},
+            "logit_kd": {"step_time_s": 1.6, "samples_per_s": 1.25, "peak_memory_mb": 12.0, "ideal_ratio": 1.5},
+            "cached_kd": {"step_time_s": 1.04, "samples_per_s": 1.9, "peak_memory_mb": 11.0, "ideal_ratio": 1.0},
+        },
+    }  # fmt: skip
+    training.add_ratios(section["methods"])
+    text = "\n".join(report._training(section))
+    assert "+6.7% (met)" in text and "x1.040 (met)" in text
+    assert not math.isnan(section["methods"]["logit_kd"]["gap_to_ideal"])
+
+
+def test_reused_results_keep_their_source_and_machine(tmp_path):
+    from harness import quality
+
+    listed = tmp_path / "theseus.json"
+    listed.write_text(json.dumps([{"name": "teacher", "dev_acc": 0.8}, {"name": "theseus", "dev_acc": 0.76}]))
+    reused = quality.load_reused(str(listed), teacher_score=0.5, teacher_source="this run")
+    assert reused["source"] == f"reused from {listed}" and reused["machine"] == "not recorded in the file"
+    assert reused["methods"]["theseus"]["retention"] == pytest.approx(0.76 / 0.8)  # the file's own teacher
+    mapping = tmp_path / "presets.json"
+    mapping.write_text(json.dumps({"machine": "2-core CPU", "results": {"3L/pkd": {"accuracy": 0.7, "seconds": 9}}}))
+    reused = quality.load_reused(str(mapping), teacher_score=0.875, teacher_source="this run")
+    assert reused["machine"] == "2-core CPU" and reused["retention_reference"] == "this run"
+    assert reused["methods"]["3L/pkd"] == {
+        "score": 0.7,
+        "accuracy": 0.7,
+        "seconds": 9,
+        "retention": pytest.approx(0.8),
+    }
+    empty = tmp_path / "empty.json"
+    empty.write_text("{}")
+    with pytest.raises(ValueError, match="no rows with a score"):
+        quality.load_reused(str(empty), None, "")
+
+
+def test_suite_overrides():
+    from harness import suites
+
+    settings = suites.with_overrides(suites.SUITES["quick"], ["training.rounds=1", 'quality.tasks=["RTE"]'])
+    assert settings["training"]["rounds"] == 1 and settings["quality"]["tasks"] == ["RTE"]
+    assert suites.SUITES["quick"]["training"]["rounds"] == 2  # the suite itself is untouched
+    with pytest.raises(ValueError, match="training.roundz"):
+        suites.with_overrides(suites.SUITES["quick"], ["training.roundz=1"])
+
+
+def test_a_failing_method_is_recorded_and_the_others_measured(tmp_path):
+    from harness.fixture import make_fixture
+
+    teacher = make_fixture(tmp_path)["teacher"]
+    results = training.measure(
+        ["plain", "preset:no-such-preset"], {"path": teacher, "layers": None, "num_labels": 2},
+        {"path": teacher, "layers": [0, 2], "num_labels": 2}, seq_len=8, batch=4, steps=3, warmup=1, rounds=2,
+        isolated=False,
+    )  # fmt: skip
+    assert results["plain"]["cost_ratio"] == 1.0 and len(results["plain"]["runs"]) == 2
+    assert results["preset:no-such-preset"] == {"error": results["preset:no-such-preset"]["error"]}
+    assert "no-such-preset" in results["preset:no-such-preset"]["error"]
+    text = "\n".join(report._training({"case": "x", "batch": 4, "seq_len": 8, "rounds": 2, "warmup": 1,
+                                       "cached_kd_source": "-", "methods": results}))  # fmt: skip
+    assert "| preset:no-such-preset | failed: ValueError" in text

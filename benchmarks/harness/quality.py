@@ -154,10 +154,14 @@ def run_recipe(name: str, case: dict[str, Any], task: str, glue_dir: str, sizes:
     """
     student = case["student"]
     with tempfile.TemporaryDirectory() as output_dir:
+        if name == "theseus":  # successors are built from the teacher's own layers, as many as the student has
+            student_args = ["--theseus_successor_layers", str(len(student["layers"]))]
+        else:
+            layers = ",".join(str(layer) for layer in student["layers"])
+            student_args = ["--student_model_name_or_path", student["path"], "--student_layers", layers]
         command = [
             sys.executable, str(REPO_ROOT / "recipes" / "run_glue_distill.py"),
-            "--teacher_model_name_or_path", case["teacher"], "--student_model_name_or_path", student["path"],
-            "--student_layers", ",".join(str(layer) for layer in student["layers"]),
+            "--teacher_model_name_or_path", case["teacher"], *student_args,
             "--task_name", task.lower().replace("-", ""), "--glue_dir", glue_dir,
             "--max_seq_length", str(sizes["max_length"]), "--train_shuffle_seed", "0",
             "--distill_method", name, "--output_dir", output_dir, "--seed", "0", "--report_to", "none",

@@ -293,6 +293,19 @@ def test_every_shipped_config_parses():
     from glue_arguments import parse_arguments
 
     for config in sorted((ROOT / "recipes" / "configs").glob("*.yaml")):
+        if config.name.startswith("general_"):
+            continue  # run_general_distill.py's configs: test_general_configs_parse
         model_args, data_args, training_args, _, _ = parse_arguments(["--config", str(config)])
         assert training_args.output_dir.startswith("outputs/"), config
         assert "~" not in model_args.teacher_model_name_or_path, config
+
+
+def test_general_configs_parse():
+    sys.path.insert(0, str(ROOT / "recipes"))
+    from run_general_distill import parse_arguments as parse_general_arguments
+
+    configs = sorted((ROOT / "recipes" / "configs").glob("general_*.yaml"))
+    assert configs
+    for config in configs:
+        corpus_args, student_args, distill_args = parse_general_arguments(["--config", str(config)])
+        assert distill_args.general_preset, config

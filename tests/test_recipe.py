@@ -309,3 +309,26 @@ def test_general_configs_parse():
     for config in configs:
         corpus_args, student_args, distill_args = parse_general_arguments(["--config", str(config)])
         assert distill_args.general_preset, config
+
+
+MODELS = Path(os.environ.get("HF_DISTILL_MODELS", Path.home() / ".cache" / "hf-distill-models"))
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (MODELS / "minilm-l6" / "config.json").exists(), reason=f"no real checkpoints in {MODELS}")
+def test_real_minilm_teacher_stage_then_shipped_distill_config(tmp_path):
+    """The shipped configs on the real all-MiniLM-L6-v2, shrunk to 64 rows: teacher stage, then logit KD into
+    layers 0, 2, 4 of the pre-trained checkpoint, from the teacher cache."""
+    small = ["--max_train_samples", 64, "--max_eval_samples", 64, "--disable_tqdm", "true", "--num_train_epochs", 1]
+    small += ["--glue_dir", GLUE_DIR, "--use_cpu", "true", "--teacher_model_name_or_path"]
+    teacher, student = tmp_path / "teacher", tmp_path / "student"
+    config = ROOT / "recipes" / "configs"
+    teacher_flags = ["--config", config / "sst2_teacher_minilm.yaml", *small, MODELS / "minilm-l6"]
+    assert recipe_main([*teacher_flags, "--output_dir", teacher]) == 0
+    distill_flags = ["--config", config / "sst2_logit_minilm.yaml", *small, teacher]
+    distill_flags += ["--student_model_name_or_path", MODELS / "minilm-l6", "--teacher_cache_dir", tmp_path / "c"]
+    assert recipe_main([*distill_flags, "--output_dir", student]) == 0
+    results = read_results(student)
+    assert set(results) == RESULT_KEYS and results["student"]["num_layers"] == 3
+    assert results["compression_ratio"] > 1.3 and results["inference_speedup"] > 1.2  # 6 -> 3 layers
+    assert results["trained_from_teacher_logits"] and results["teacher_cache"]["hit"] is False

@@ -17,7 +17,8 @@ Students (``--student``):
 
 Methods (``--methods``, comma-separated, default all): ``alone`` (plain `transformers.Trainer`), ``logit``
 (`DistillationTrainer`, KL, T=2, alpha=0.5) and each preset of `hf_distill.PRESETS` (the same trainer and logit
-term, plus the preset's intermediate terms). Every method trains the same student from the same initial weights.
+term, plus the preset's intermediate terms; ``tinybert-joint`` trains the TinyBERT terms and the logit objective
+together instead of in two phases). Every method trains the same student from the same initial weights.
 A run of all methods takes longer than one heavy-lock slot (~6 min), so each invocation runs the methods given and
 merges its rows into the ``--results`` JSON; the table printed at the end covers everything in that file.
 """
@@ -55,7 +56,8 @@ from hf_distill import (
 
 MODELS = Path(os.environ.get("HF_DISTILL_MODELS", Path.home() / ".cache" / "hf-distill-models"))
 GLUE = Path(os.environ.get("HF_DISTILL_DATA", Path(__file__).resolve().parents[2] / "shared" / "data" / "glue"))
-METHODS = ["alone", "logit", *PRESETS]
+# tinybert-joint: the TinyBERT terms trained together with the logit objective, without its two phases.
+METHODS = ["alone", "logit", *PRESETS, "tinybert-joint"]
 LEARNING_RATES = {"shallow": 5e-5, "narrow": 2e-4}
 
 
@@ -109,8 +111,11 @@ def run(method: str, kind: str, teacher_path: str, train, dev, tokenizer, epochs
             data_collator=DataCollatorWithPadding(tokenizer),
         )
     else:
-        preset = None if method == "logit" else method
-        args = DistillationTrainingArguments(**common, temperature=2.0, alpha=0.5, distill_preset=preset)
+        preset = {"logit": None, "tinybert-joint": "tinybert"}.get(method, method)
+        phases = "joint" if method == "tinybert-joint" else None
+        args = DistillationTrainingArguments(
+            **common, temperature=2.0, alpha=0.5, distill_preset=preset, distill_phases=phases
+        )
         trainer = DistillationTrainer(
             model=student,
             teacher_model=teacher,

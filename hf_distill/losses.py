@@ -46,6 +46,7 @@ def logit_kd_loss(
     loss_type: str = "kl",
     mask: torch.Tensor | None = None,
     reduction: Reduction = "mean",
+    detach_teacher: bool = True,
 ) -> torch.Tensor:
     """Logit distillation (Hinton et al., 2015), METHODS.md section 1.
 
@@ -57,7 +58,8 @@ def logit_kd_loss(
     - ``"ce"``:  ``T^2 * -sum_c p_t * log p_s``  (soft cross-entropy: the gradient of ``"kl"``, offset by ``H(p_t)``)
     - ``"mse"``: ``sum_c (z_s - z_t)^2`` on raw logits, ``T`` unused (Distilled BiLSTM; regression heads)
 
-    The ``T^2`` factor keeps the gradient scale independent of ``T``. Computed in float32.
+    The ``T^2`` factor keeps the gradient scale independent of ``T``. Computed in float32. The teacher's logits are
+    constants (detached) unless ``detach_teacher=False``, which MetaDistil uses to differentiate through the teacher.
     """
     if student_logits.shape != teacher_logits.shape:
         raise ValueError(
@@ -67,7 +69,7 @@ def logit_kd_loss(
     if temperature <= 0:
         raise ValueError(f"temperature must be > 0, got {temperature}.")
     z_s = student_logits.float()
-    z_t = teacher_logits.detach().float()
+    z_t = (teacher_logits.detach() if detach_teacher else teacher_logits).float()
     if loss_type == "mse":
         per_item = (z_s - z_t).pow(2).sum(-1)
     elif loss_type in ("kl", "ce"):
@@ -120,6 +122,34 @@ def hard_label_loss(
         f"problem_type={problem_type!r} is not one of 'single_label_classification', 'regression', "
         "'multi_label_classification'."
     )
+
+
+def self_distillation_loss(
+    branch_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    reduction: Reduction = "mean",
+) -> torch.Tensor:
+    """FastBERT self-distillation (Liu et al., 2020), METHODS.md section 9: ``sum_i KL(p_i || p_t)``.
+
+    Shapes: ``branch_logits`` is ``[K, batch, C]`` (the logits of the ``K`` branch classifiers), ``teacher_logits``
+    ``[batch, C]`` (the final classifier, detached: the teacher gets no gradient), ``mask`` ``[batch]``. With
+    ``p_i = softmax(z_i)`` and ``p_t = softmax(z_t)``, per example:
+
+        sum_i sum_c p_i,c * (log p_i,c - log p_t,c)
+
+    (the paper's direction: the branch's distribution first, unlike `logit_kd_loss`). No labels and no temperature.
+    Computed in float32; ``"mean"`` averages the per-example sums over the kept examples.
+    """
+    if branch_logits.dim() != 3 or branch_logits.shape[1:] != teacher_logits.shape:
+        raise ValueError(
+            f"branch_logits must be [K, batch, C] with [batch, C] = the teacher's {tuple(teacher_logits.shape)}, got "
+            f"{tuple(branch_logits.shape)}."
+        )
+    log_p_branch = F.log_softmax(branch_logits.float(), dim=-1)
+    log_p_teacher = F.log_softmax(teacher_logits.detach().float(), dim=-1).unsqueeze(0)
+    per_item = (log_p_branch.exp() * (log_p_branch - log_p_teacher)).sum(-1).sum(0)
+    return reduce_items(per_item, mask, reduction)
 
 
 # ---- Intermediate-representation losses (METHODS.md sections 3-7) ----

@@ -121,8 +121,9 @@ class DistillationTrainer(HubMixin, Trainer):
             return None
         if self.teacher is None:
             raise ValueError(
-                f"{len(terms)} intermediate term(s) are configured but no teacher_model was given: a teacher-output "
-                "cache holds only logits. Pass teacher_model=... or drop the intermediate terms / distill_preset."
+                "Intermediate terms (intermediate_terms / distill_preset) need the teacher's hidden states at "
+                "every step, but no teacher_model was given (a teacher_logits column holds logits only): pass "
+                "teacher_model=..., or drop the intermediate terms."
             )
         intermediate = IntermediateDistiller(terms, args.layer_mapping, self.model, self.teacher)
         intermediate.prepare(self.model, self.teacher)
@@ -150,12 +151,12 @@ class DistillationTrainer(HubMixin, Trainer):
             outputs = model(**student_inputs)
             teacher_logits = self._teacher_logits(teacher_inputs, student_inputs)
 
-        batch_size = outputs.logits.shape[0]
+        batch_size = _num_examples(student_inputs)
         training = model.training
         normaliser = num_items_in_batch if (training and num_items_in_batch is not None) else batch_size
         mode = "train" if training else "eval"
         if phase == "intermediate":
-            loss = outputs.logits.new_zeros(())
+            loss = torch.zeros((), device=self.args.device)  # no logits needed: bare encoders work too
         else:
             loss = self._logit_objective(
                 outputs, labels, teacher_logits, student_inputs, normaliser, mode, num_items_in_batch
@@ -245,7 +246,8 @@ class DistillationTrainer(HubMixin, Trainer):
         with torch.no_grad(), intermediate.capture(self.teacher, "teacher") as teacher_capture:
             teacher_outputs = self._run_teacher(forward_inputs, **intermediate.forward_kwargs())
         cached = teacher_inputs.get("logits")
-        teacher_logits = (cached if cached is not None else teacher_outputs.logits).float()
+        teacher_logits = cached if cached is not None else getattr(teacher_outputs, "logits", None)
+        teacher_logits = teacher_logits.float() if teacher_logits is not None else None  # None: a bare encoder
         values = intermediate.per_example_losses(
             (outputs, student_capture), (teacher_outputs, teacher_capture), student_mask, projections_of(unwrapped)
         )

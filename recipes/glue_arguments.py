@@ -73,7 +73,9 @@ class ModelArguments:
             raise ValueError(f"stage={self.stage!r} is not one of {', '.join(STAGES)}.")
         if self.distill_method not in METHODS:
             raise ValueError(f"distill_method={self.distill_method!r} is not one of {', '.join(METHODS)}.")
-        if self.stage == "distill" and self.student_model_name_or_path is None and self.student_layers is None:
+        no_student = self.student_model_name_or_path is None and self.student_layers is None
+        # A method with its own build_student (BiLSTM, FastBERT around the teacher) checks what it needs itself.
+        if self.stage == "distill" and no_student and METHODS[self.distill_method].build_student is None:
             raise ValueError(
                 "No student: set student_model_name_or_path (a checkpoint) and/or student_layers (layers of the "
                 "teacher to keep, e.g. 'every_other' or '0,2,4')."

@@ -67,9 +67,11 @@ logger = logging.getLogger("run_glue_distill")
 # ---- Models and data ----
 
 
-def load_task_teacher(path: str, task: GlueTask) -> PreTrainedModel:
+def load_task_teacher(path: str, task: GlueTask, init_kwargs: dict[str, Any] | None = None) -> PreTrainedModel:
     """The fine-tuned teacher at ``path``; refused when its head is untrained or its labels are not the task's."""
-    teacher, info = AutoModelForSequenceClassification.from_pretrained(path, output_loading_info=True)
+    teacher, info = AutoModelForSequenceClassification.from_pretrained(
+        path, output_loading_info=True, **(init_kwargs or {})
+    )
     prefix = teacher.base_model_prefix
     untrained = [key for key in info.get("missing_keys", ()) if not key.startswith(prefix + ".")]
     if untrained:
@@ -97,7 +99,7 @@ def check_labels(model: PreTrainedModel, task: GlueTask, what: str) -> None:
 def build_student(model_args: ModelArguments, task: GlueTask, teacher: PreTrainedModel) -> PreTrainedModel:
     """The student checkpoint (fresh head) and/or the chosen layers of it or of the teacher."""
     if model_args.student_model_name_or_path is not None:
-        kwargs: dict[str, Any] = {"num_labels": task.num_labels}
+        kwargs: dict[str, Any] = {"num_labels": task.num_labels, "ignore_mismatched_sizes": True}  # a new head
         if task.id2label:
             kwargs.update(id2label=task.id2label, label2id={v: k for k, v in task.id2label.items()})
         source = AutoModelForSequenceClassification.from_pretrained(model_args.student_model_name_or_path, **kwargs)
@@ -222,7 +224,7 @@ def run_teacher_stage(model_args, data_args, training_args, task, train, evals) 
 def run_distill_stage(model_args, data_args, training_args, method_args, task, train, evals) -> dict[str, Any]:
     method = get_method(model_args.distill_method)
     teacher_path = model_args.teacher_model_name_or_path
-    teacher = load_task_teacher(teacher_path, task)
+    teacher = load_task_teacher(teacher_path, task, training_args.teacher_model_init_kwargs)
     teacher_tokenizer = AutoTokenizer.from_pretrained(model_args.teacher_tokenizer_name or teacher_path)
     student_tokenizer_name = model_args.student_tokenizer_name or model_args.student_model_name_or_path
     tokenizer = AutoTokenizer.from_pretrained(student_tokenizer_name) if student_tokenizer_name else teacher_tokenizer
@@ -303,6 +305,9 @@ def run_distill_stage(model_args, data_args, training_args, method_args, task, t
     if student is not trainer.accelerator.unwrap_model(trainer.model) and training_args.process_index == 0:
         student.save_pretrained(training_args.output_dir)
     student_metrics, _ = evaluate_splits(student, evals_tok, task, tokenizer, "", training_args, "Student")
+    method_results = None
+    if method.report is not None and training_args.process_index == 0:
+        method_results = method.report(trainer, context, student)
 
     main = task.main_eval_split
     speed = {"teacher_seconds": None, "student_seconds": None}
@@ -348,6 +353,7 @@ def run_distill_stage(model_args, data_args, training_args, method_args, task, t
         "train": {**train_summary(train_output, trainer, len(train_tok)), "augmented_rows": augmented_rows},
         "teacher_cache": cache_info,
         "trained_from_teacher_logits": use_logits,
+        **({"method_results": method_results} if method.report is not None else {}),
     }
 
 

@@ -127,3 +127,11 @@ def test_add_teacher_logits_checks_the_row_count(tokenizer):
     assert with_logits["teacher_logits"][:] == [[0.0, 0.0]] * 4
     with pytest.raises(ValueError, match="3 rows of teacher logits for a dataset of 4 rows"):
         add_teacher_logits(data, torch.zeros(3, 2))
+
+
+def test_intermediate_terms_need_the_teacher_itself(tmp_path, tokenizer):
+    data = add_teacher_logits(train_rows(tokenizer, rows=8), torch.zeros(8, 2))
+    with pytest.raises(ValueError, match="Intermediate terms .* need the teacher's hidden states"):
+        DistillationTrainer(
+            model=tiny_bert(tokenizer), args=quiet_args(tmp_path, distill_preset="pkd-skip"), train_dataset=data
+        )

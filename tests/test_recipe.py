@@ -180,13 +180,15 @@ def test_student_with_its_own_tokenizer_and_the_teacher_on_the_fly(tmp_path, mod
     assert AutoTokenizer.from_pretrained(out).convert_tokens_to_ids("[PAD]") == 4  # the student's tokenizer saved
 
 
-def test_augmented_copies_are_labelled_by_the_teacher(tmp_path, models):
+def test_augmented_copies_are_labelled_by_the_teacher_with_tensorboard_logs(tmp_path, models):
     out = tmp_path / "out"
     flags = [*common_flags(out), "--teacher_model_name_or_path", models["teacher"], "--augment_copies", 2]
+    flags += ["--report_to", "tensorboard", "--logging_steps", 2]
     assert recipe_main(flags + ["--student_model_name_or_path", models["pretrained_student"]]) == 0
     results = read_results(out)
     check_distill_results(results, out, models, train_rows=3 * TRAIN_ROWS)
     assert results["train"]["augmented_rows"] == 2 * TRAIN_ROWS and results["trained_from_teacher_logits"]
+    assert list((out / "runs").rglob("events.out.tfevents.*"))
 
 
 def test_student_built_from_teacher_layers(tmp_path, models):

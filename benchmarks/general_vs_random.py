@@ -1,0 +1,256 @@
+"""Does general (task-agnostic) distillation help? A general-distilled student vs the same student left random.
+
+    # 1. general distillation over unlabeled GLUE sentences (resumable: rerun to continue from the last checkpoint)
+    python benchmarks/general_vs_random.py general --max_steps 600 --time_budget 330
+    # 2. task distillation on SST-2, side by side for both students (rows can be run separately)
+    python benchmarks/general_vs_random.py task --rows general_kd,random_kd,general_alone,random_alone
+    python benchmarks/general_vs_random.py table
+
+General stage: ``recipes/run_general_distill.py`` (``--general_preset``, default tinybert) from the pre-trained
+MiniLM-L6 checkpoint (6 layers, 384 wide, no task head) into a randomly initialised 4-layer student (384 wide, 12
+heads, FFN 1536), on the sentences of SST-2, MRPC and RTE ``train.tsv`` without labels, packed into blocks of 128.
+The initial random student is saved first (``random_student``), so the baseline is exactly the general-distilled
+student before its general distillation.
+
+Task stage (the standard CPU protocol of the project): teacher ``minilm-sst2`` (fine-tuned MiniLM-L6); the first
+2000 SST-2 train rows after ``random.Random(0).shuffle``, max_length 64, batch 32, 2 epochs, seed 0; logit KD with
+`DistillationTrainer` (T=2, alpha=0.5) and "student alone" (plain fine-tuning, `transformers.Trainer`); accuracy on
+the full SST-2 dev set (872 rows). The learning rate is a flag (``--task_lr``, default 5e-5 as in the protocol).
+Each row's result goes to ``WORK_DIR/results.json``; ``table`` prints them side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import random
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from transformers import (
+    AutoModel,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+    set_seed,
+)
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from hf_distill import DistillationDataCollator, DistillationTrainer, DistillationTrainingArguments  # noqa: E402
+from hf_distill.general import build_general_student  # noqa: E402
+from recipes.run_general_distill import main as run_general_distill  # noqa: E402
+
+MODELS = os.environ.get("HF_DISTILL_MODELS", "/root/.cache/hf-distill-models")
+GLUE = "/work/shared/data/glue"
+ROWS = {
+    "general_kd": ("general", "kd"),
+    "random_kd": ("random", "kd"),
+    "general_alone": ("general", "alone"),
+    "random_alone": ("random", "alone"),
+}
+
+
+def read_tsv(path: str) -> list[dict]:
+    with open(path, encoding="utf-8") as handle:
+        return list(csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE))
+
+
+class TimeBudget(TrainerCallback):
+    """Stop (after saving a checkpoint) once ``seconds`` of training have passed, so a rerun can resume."""
+
+    def __init__(self, seconds: float):
+        self.seconds, self.start = seconds, time.perf_counter()
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if time.perf_counter() - self.start > self.seconds:
+            control.should_save = True
+            control.should_training_stop = True
+
+
+def general_stage(opts: argparse.Namespace) -> None:
+    work = Path(opts.work_dir)
+    random_dir = work / "random_student"
+    teacher_path = opts.general_teacher
+    if not (random_dir / "config.json").exists():
+        set_seed(0)
+        teacher = AutoModel.from_pretrained(teacher_path)
+        student = build_general_student(teacher, "random", opts.layers, opts.hidden, opts.heads, opts.ffn)
+        student.save_pretrained(random_dir)
+        AutoTokenizer.from_pretrained(teacher_path).save_pretrained(random_dir)
+    files = [f"{opts.glue_dir}/{task}/train.tsv" for task in ("SST-2", "MRPC", "RTE")]
+    argv = [
+        "--teacher_model", teacher_path, "--student_model", str(random_dir), "--general_preset", opts.preset,
+        "--text_files", *files, "--text_columns", "sentence", "sentence1", "sentence2", "#1 String", "#2 String",
+        "--block_size", str(opts.block_size), "--output_dir", str(work / "general"),
+        "--corpus_cache_dir", str(work / "corpus_cache"),
+        "--per_device_train_batch_size", str(opts.batch), "--learning_rate", str(opts.general_lr),
+        "--max_steps", str(opts.max_steps), "--warmup_steps", "0.05", "--weight_decay", "0.01",
+        "--save_strategy", "steps", "--save_steps", str(opts.save_steps), "--save_total_limit", "1",
+        "--logging_steps", "10", "--report_to", "none", "--disable_tqdm", "true", "--use_cpu", "true",
+        "--seed", "0", "--dataloader_num_workers", "0",
+    ]  # fmt: skip
+    start = time.perf_counter()
+    results = run_general_distill(argv, callbacks=[TimeBudget(opts.time_budget)])
+    stage = results["stages"][-1]
+    losses = [log for log in stage["log_history"] if "loss" in log]
+    print(
+        f"general ({opts.preset}): step {stage['global_step']}/{opts.max_steps} (resumed from "
+        f"{stage['resumed_from']}), {time.perf_counter() - start:.0f} s this run"
+    )
+    for log in losses[:2] + losses[-2:]:
+        print({k: round(v, 4) if isinstance(v, float) else v for k, v in log.items()})
+
+
+def accuracy(trainer: Trainer, dataset) -> float:
+    predictions = trainer.predict(dataset)
+    return float((np.argmax(predictions.predictions, -1) == predictions.label_ids).mean())
+
+
+def teacher_logits(teacher, tokenizer, sentences: list[str]) -> list[list[float]]:
+    """The task teacher's logits for each training sentence, computed once (eval mode, max_length 64)."""
+    rows = []
+    with torch.no_grad():
+        for start in range(0, len(sentences), 64):
+            batch = tokenizer(
+                sentences[start : start + 64], truncation=True, max_length=64, padding=True, return_tensors="pt"
+            )
+            rows += teacher(**batch).logits.float().tolist()
+    return rows
+
+
+_CACHE: dict = {}
+
+
+def task_row(opts: argparse.Namespace, name: str) -> dict:
+    init, method = ROWS[name]
+    work = Path(opts.work_dir)
+    source = work / ("general" if init == "general" else "random_student")
+    if not (source / "config.json").exists():
+        raise SystemExit(f"{source} has no model: run the general stage first.")
+    import datasets
+
+    train_rows = read_tsv(f"{opts.glue_dir}/SST-2/train.tsv")
+    random.Random(0).shuffle(train_rows)
+    train_rows = train_rows[: opts.train_rows]
+    dev_rows = read_tsv(f"{opts.glue_dir}/SST-2/dev.tsv")
+    to_dataset = lambda rows: datasets.Dataset.from_dict(  # noqa: E731
+        {"sentence": [r["sentence"] for r in rows], "label": [int(r["label"]) for r in rows]}
+    )
+    teacher = AutoModelForSequenceClassification.from_pretrained(opts.task_teacher)
+    tokenizer = AutoTokenizer.from_pretrained(opts.task_teacher)
+    set_seed(0)
+    student = AutoModelForSequenceClassification.from_pretrained(
+        source, num_labels=2, id2label=teacher.config.id2label, label2id=teacher.config.label2id
+    )
+    common = dict(
+        output_dir=str(work / "task" / name), per_device_train_batch_size=32, per_device_eval_batch_size=64,
+        num_train_epochs=2, learning_rate=opts.task_lr, seed=0, report_to="none", disable_tqdm=True,
+        save_strategy="no", logging_steps=20, use_cpu=True, remove_unused_columns=False,
+    )  # fmt: skip
+    collator = DistillationDataCollator(tokenizer, text_fields=["sentence"], max_length=64)
+    train, dev = to_dataset(train_rows), to_dataset(dev_rows)
+    if method == "kd" and opts.cache_teacher_logits:
+        # The teacher is deterministic in eval mode: its logits are computed once and read from a teacher_logits
+        # column (DistillationTrainer's teacher-output cache path) instead of a teacher forward per step.
+        if "logits" not in _CACHE:
+            _CACHE["logits"] = teacher_logits(teacher, tokenizer, [r["sentence"] for r in train_rows])
+        train = train.add_column("teacher_logits", _CACHE["logits"])
+    start = time.perf_counter()
+    if method == "kd":
+        args = DistillationTrainingArguments(**common, temperature=2.0, alpha=0.5)
+        trainer = DistillationTrainer(
+            model=student, teacher_model=teacher, args=args, train_dataset=train, data_collator=collator
+        )
+    else:
+        trainer = Trainer(model=student, args=TrainingArguments(**common), train_dataset=train, data_collator=collator)
+    trainer.train()
+    seconds = time.perf_counter() - start
+    result = {
+        "row": name, "init": init, "method": method, "dev_accuracy": accuracy(trainer, dev),
+        "cached_teacher_logits": bool(method == "kd" and opts.cache_teacher_logits),
+        "train_seconds": round(seconds, 1), "task_lr": opts.task_lr, "train_rows": len(train_rows),
+        "student_parameters": sum(p.numel() for p in student.parameters()),
+    }  # fmt: skip
+    if init == "general":
+        info = json.loads((work / "general" / "general_distill_results.json").read_text())
+        result["general_steps"] = info["stages"][-1]["global_step"]
+        result["general_preset"] = info["general_preset"]
+    return result
+
+
+def save_result(work: Path, result: dict) -> None:
+    path = work / "results.json"
+    results = json.loads(path.read_text()) if path.exists() else {}
+    results[f"{result['row']}@lr{result['task_lr']}"] = result
+    path.write_text(json.dumps(results, indent=1))
+
+
+def table(work: Path, teacher_path: str) -> None:
+    results = json.loads((work / "results.json").read_text())
+    info_path = Path(teacher_path) / "teacher_info.json"
+    teacher_acc = json.loads(info_path.read_text())["dev_accuracy"] if info_path.exists() else float("nan")
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}")
+    print(f"teacher minilm-sst2 (6L/384) dev accuracy: {teacher_acc:.4f}")
+    print(f"{'student init':<40} {'task training':<22} {'lr':>7} {'SST-2 dev acc':>14} {'train s':>8}")
+    for result in sorted(results.values(), key=lambda r: (r["task_lr"], r["method"], r["init"])):
+        init = (
+            f"general-distilled ({result.get('general_preset')}, {result.get('general_steps')} st)"
+            if result["init"] == "general"
+            else "random (same init, no general KD)"
+        )
+        method = "logit KD (T=2, a=0.5)" if result["method"] == "kd" else "student alone"
+        print(
+            f"{init:<40} {method:<22} {result['task_lr']:>7.0e} {result['dev_accuracy']:>14.4f} "
+            f"{result['train_seconds']:>8.0f}"
+        )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("stage", choices=["general", "task", "table"])
+    parser.add_argument("--work_dir", default="/work/artifacts/runs/issue-8")
+    parser.add_argument("--glue_dir", default=GLUE)
+    parser.add_argument("--general_teacher", default=f"{MODELS}/minilm-l6")
+    parser.add_argument("--task_teacher", default="/work/artifacts/teachers/minilm-sst2")
+    parser.add_argument("--preset", default="tinybert")
+    parser.add_argument("--layers", type=int, default=4)
+    parser.add_argument("--hidden", type=int, default=384)
+    parser.add_argument("--heads", type=int, default=12)
+    parser.add_argument("--ffn", type=int, default=1536)
+    parser.add_argument("--block_size", type=int, default=128)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--general_lr", type=float, default=5e-4)
+    parser.add_argument("--max_steps", type=int, default=200)
+    parser.add_argument("--save_steps", type=int, default=25)
+    parser.add_argument("--time_budget", type=float, default=330.0, help="seconds of general training per run")
+    parser.add_argument("--rows", default=",".join(ROWS))
+    parser.add_argument("--task_lr", type=float, default=5e-5)
+    parser.add_argument(
+        "--cache_teacher_logits", type=int, default=1, help="1: precompute the task teacher's logits once"
+    )
+    parser.add_argument("--train_rows", type=int, default=2000)
+    opts = parser.parse_args()
+    torch.set_num_threads(max(1, os.cpu_count() or 1))
+    work = Path(opts.work_dir)
+    work.mkdir(parents=True, exist_ok=True)
+    if opts.stage == "general":
+        general_stage(opts)
+    elif opts.stage == "task":
+        for name in opts.rows.split(","):
+            result = task_row(opts, name)
+            save_result(work, result)
+            print(json.dumps(result))
+    table(work, opts.task_teacher) if opts.stage != "general" else None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,48 @@
+"""The recipe's `metadistil` and `bilstm` entries (recipes/methods.py) end to end: tiny models, real SST-2 rows."""
+
+import torch
+from transformers import AutoModelForSequenceClassification
+
+from hf_distill import BiLSTMForSequenceClassification
+
+from test_recipe import (  # noqa: F401 (models is a fixture)
+    TRAIN_ROWS,
+    common_flags,
+    dev_accuracy,
+    models,
+    pytestmark,
+    read_results,
+    recipe_main,
+)
+
+
+def test_metadistil_method_trains_the_teacher_too(tmp_path, models):  # noqa: F811
+    out = tmp_path / "out"
+    flags = [*common_flags(out), "--teacher_model_name_or_path", models["teacher"], "--distill_method", "metadistil"]
+    flags += ["--student_model_name_or_path", models["pretrained_student"], "--metadistil_quiz_size", 8]
+    flags += ["--metadistil_teacher_learning_rate", 1e-3]
+    assert recipe_main(flags) == 0
+    results = read_results(out)
+    assert results["distill_method"] == "metadistil" and results["train"]["train_rows"] == TRAIN_ROWS
+    assert results["train"]["global_step"] == 2 * (TRAIN_ROWS - 8) // 8  # the quiz rows are held out
+    assert results["config"]["method"]["MetaDistilArguments"]["metadistil_quiz_size"] == 8
+    assert results["student"]["metrics"]["accuracy"] == dev_accuracy(out)
+    updated = AutoModelForSequenceClassification.from_pretrained(out / "teacher")
+    original = AutoModelForSequenceClassification.from_pretrained(models["teacher"])
+    moved = [not torch.equal(p, original.get_parameter(n)) for n, p in updated.named_parameters()]
+    assert any(moved)
+
+
+def test_bilstm_method_builds_and_exports_a_bilstm(tmp_path, models):  # noqa: F811
+    out = tmp_path / "out"
+    flags = [*common_flags(out), "--teacher_model_name_or_path", models["teacher"], "--distill_method", "bilstm"]
+    flags += ["--kd_loss_type", "mse", "--augment_copies", 1, "--augment_hard_labels", "true"]
+    flags += ["--bilstm_embedding_size", 16, "--bilstm_hidden_size", 8, "--bilstm_classifier_hidden_size", 16]
+    assert recipe_main(flags) == 0
+    results = read_results(out)
+    assert results["distill_method"] == "bilstm" and results["train"]["augmented_rows"] == TRAIN_ROWS
+    student = AutoModelForSequenceClassification.from_pretrained(out)
+    assert isinstance(student, BiLSTMForSequenceClassification) and not student.config.sentence_pairs
+    assert student.config.embedding_size == 16 and (out / "bilstm.py").is_file()  # ships its code
+    assert results["student"]["parameters"] == sum(p.numel() for p in student.parameters())
+    assert results["student"]["metrics"]["accuracy"] == dev_accuracy(out)

@@ -106,8 +106,14 @@ def quality(
         methods += quality_bench.recipe_methods()
     else:
         out["not_available"]["recipe methods (Theseus, MetaDistil, BiLSTM, ...)"] = features["recipes"]["reason"]
-    if only:
-        methods = [method for method in methods if method in only or method.split(":", 1)[-1] in only]
+    only = only or sizes.get("methods")
+    if only and only != ["all"]:
+        skipped = [method for method in methods if method not in only and method.split(":", 1)[-1] not in only]
+        if skipped:
+            out["not_available"]["not trained in this run"] = (
+                ", ".join(skipped) + " (--quality-methods all trains them)"
+            )
+        methods = [method for method in methods if method not in skipped]
     for case in cases:
         if sizes.get("cases") and case["name"] not in sizes["cases"]:
             out["not_available"][case["name"]] = f"not trained in this suite (it trains cases {sizes['cases']})"

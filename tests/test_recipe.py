@@ -192,7 +192,6 @@ def test_augmented_copies_are_labelled_by_the_teacher_with_tensorboard_logs(tmp_
 
 
 def test_student_built_from_teacher_layers(tmp_path, models):
-    pytest.importorskip("hf_distill.students", reason="issue 3's student builders are not merged yet")
     out = tmp_path / "out"
     flags = [*common_flags(out), "--teacher_model_name_or_path", models["teacher"], "--student_layers", "0,2"]
     assert recipe_main(flags) == 0

@@ -146,10 +146,6 @@ def measure_case(
     }
 
 
-# Recipe methods whose student is built from the teacher itself: the arguments giving it the case's depth.
-OWN_STUDENT = {"theseus": lambda student: ["--theseus_successor_layers", str(len(student["layers"]))]}
-
-
 def run_recipe(name: str, case: dict[str, Any], task: str, glue_dir: str, sizes: dict[str, Any]) -> dict[str, Any]:
     """A method registered in ``recipes/methods.py`` (issue 4's registry), run through ``run_glue_distill.py``.
 
@@ -157,14 +153,12 @@ def run_recipe(name: str, case: dict[str, Any], task: str, glue_dir: str, sizes:
     methods trained in this process; the method's own settings are its defaults. Reads ``results.json``.
     """
     student = case["student"]
-    if name in OWN_STUDENT:  # the method makes its student from the teacher: same depth, no student checkpoint
-        student_args = OWN_STUDENT[name](student)
-    else:
-        student_args = [
-            "--student_model_name_or_path", student["path"],
-            "--student_layers", ",".join(str(layer) for layer in student["layers"]),
-        ]  # fmt: skip
     with tempfile.TemporaryDirectory() as output_dir:
+        if name == "theseus":  # successors are built from the teacher's own layers, as many as the student has
+            student_args = ["--theseus_successor_layers", str(len(student["layers"]))]
+        else:
+            layers = ",".join(str(layer) for layer in student["layers"])
+            student_args = ["--student_model_name_or_path", student["path"], "--student_layers", layers]
         command = [
             sys.executable, str(REPO_ROOT / "recipes" / "run_glue_distill.py"),
             "--teacher_model_name_or_path", case["teacher"], *student_args,

@@ -33,7 +33,6 @@ SUITES: dict[str, dict[str, Any]] = {
         "quality": {
             "tasks": ["SST-2"], "train_rows": 64, "dev_rows": None, "epochs": 1, "batch": 16, "lr": 1e-3,
             "max_length": 32, "presets": ["distilbert"],
-            "methods": ["student_alone", "logit_kd", "distilbert", "metadistil"],  # one recipe method stands for all
             "recipe_args": {"fastbert": ["--fastbert_backbone_epochs", "0.5"]},
         },
     },

@@ -34,7 +34,6 @@ from .masking import DynamicMaskingCollator, MaskingEpochCallback
 from .progressive import ProgressiveTransferCallback
 from .students import narrow_student, shallow_student
 from .teacher import _DTYPES
-from .terms import TERM_LOSSES
 from .trainer import DistillationTrainer
 
 
@@ -237,14 +236,6 @@ class GeneralDistillationTrainer(DistillationTrainer):
                 "general_preset='mobilebert' or give intermediate_terms."
             )
         self._all_terms = list(self.intermediate.terms) if self.intermediate is not None else []
-        dropout = attention_dropout(self.accelerator.unwrap_model(self.model))
-        if self.intermediate is not None and self.intermediate.needs_attentions and dropout > 0:
-            raise ValueError(
-                f"An attention-map term ({', '.join(self.intermediate.loss_names)}) compares the student's attention "
-                f"probabilities, but in training the student returns them after attention dropout (p={dropout}), "
-                "with zeroed entries that make the KL meaningless. Build the student with "
-                "attention_probs_dropout_prob=0.0 (build_general_student(..., attention_dropout=0.0))."
-            )
 
     def _progressive(self) -> ProgressiveTransferCallback | None:
         # Looked up each time: resuming with restore_callback_states_from_checkpoint replaces the callback object.
@@ -303,17 +294,6 @@ def _upgrade_arguments(args: TrainingArguments) -> GeneralDistillationArguments:
     return GeneralDistillationArguments(**values)
 
 
-def attention_dropout(model: nn.Module) -> float:
-    """The dropout probability applied to ``model``'s attention probabilities (0 when it has none)."""
-    config = getattr(model, "config", None)
-    return float(getattr(config, "attention_probs_dropout_prob", getattr(config, "attention_dropout", 0.0)) or 0.0)
-
-
-def reads_attention_maps(args: DistillationTrainingArguments) -> bool:
-    """Whether the configured terms compare attention probabilities (the student then needs no attention dropout)."""
-    return any(TERM_LOSSES[term.loss].source == "attentions" for term in args.intermediate_term_list())
-
-
 def student_auto_class(with_mlm_head: bool) -> type:
     """`AutoModelForMaskedLM` when the objective reads masked-LM logits, else `AutoModel` (the bare encoder)."""
     return AutoModelForMaskedLM if with_mlm_head else AutoModel
@@ -342,7 +322,7 @@ def build_general_student(
     ``init="random"``: a fresh student of the given size (defaults: the teacher's width and heads, FFN 4 x width).
     Otherwise the teacher layers to copy (``"every_other"``, ``"first_k"`` or ``"0,2,4"``), keeping the teacher's
     width, as DistilBERT initialises its student. ``attention_dropout`` overrides the dropout on attention
-    probabilities (0.0 for presets that compare attention maps: MiniLM, MobileBERT).
+    probabilities.
     """
     overrides = {} if attention_dropout is None else {"attention_probs_dropout_prob": attention_dropout}
     if with_mlm_head and not has_mlm_head(teacher):

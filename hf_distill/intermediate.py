@@ -2,7 +2,7 @@
 
 `IntermediateDistiller` is what `DistillationTrainer` uses when ``intermediate_terms`` (or a preset) are set. At
 construction it resolves every term to concrete layers, refuses what cannot work (a layer out of range, unequal head
-counts for a head-by-head loss, a projection needed but disabled, a model that cannot give attention maps) and
+counts for a head-by-head loss, a projection needed but disabled) and
 builds the learned projections. Per batch it says what each forward must return or record, and turns the two
 models' representations into weighted per-example losses.
 
@@ -76,7 +76,6 @@ class IntermediateDistiller:
         self.loss_names = list(dict.fromkeys(f"{term.loss}_loss" for term in self.terms))
         sources = {TERM_LOSSES[term.loss].source for term in self.terms}
         self.needs_hidden = "hidden" in sources
-        self.needs_attentions = "attentions" in sources
         self.token_level = any(term.loss != "pkd" for term in self.terms)
         self._hooks = {"student": _hook_layers(self.terms, "student"), "teacher": _hook_layers(self.terms, "teacher")}
         projected = list(dict.fromkeys(term.loss for term in self.terms if term.project))
@@ -138,26 +137,6 @@ class IntermediateDistiller:
             projection.bias.zero_()
         return projection
 
-    def prepare(self, student: nn.Module, teacher: nn.Module) -> None:
-        """Switch both models to eager attention when a term reads attention maps (sdpa returns none)."""
-        if not self.needs_attentions:
-            return
-        for side, model in (("student", student), ("teacher", teacher)):
-            implementation = model.config._attn_implementation
-            if implementation == "eager":
-                continue
-            if not (hasattr(model, "set_attn_implementation") and model._can_set_attn_implementation()):
-                raise ValueError(
-                    f"The attention_kl term needs the {side}'s attention maps, which {implementation!r} attention "
-                    f"does not return. Load the {side} with attn_implementation='eager'."
-                )
-            model.set_attn_implementation("eager")
-            logger.info(
-                "Switched the %s from %s to eager attention: attention_kl reads its attention maps.",
-                side,
-                implementation,
-            )
-
     # ---- Per batch ----
 
     def forward_kwargs(self) -> dict[str, bool]:
@@ -165,8 +144,6 @@ class IntermediateDistiller:
         kwargs = {}
         if self.needs_hidden:
             kwargs["output_hidden_states"] = True
-        if self.needs_attentions:
-            kwargs["output_attentions"] = True
         return kwargs
 
     def capture(self, model: nn.Module, side: str) -> AttentionCapture:
@@ -227,16 +204,21 @@ def _representation(loss: str, layer: int, outputs: Any, capture: AttentionCaptu
     source = TERM_LOSSES[loss].source
     if source == "hidden":
         return outputs.hidden_states[layer]
-    if source == "attentions":
-        attentions = getattr(outputs, "attentions", None)
-        if not attentions:
-            raise ValueError(
-                f"The {side} returned no attention maps for the {loss} term; load it with attn_implementation='eager'."
-            )
-        return attentions[layer - 1]
     if source == "scores":
         return capture.scores(layer)
     return capture.states(source, layer)
+
+
+def _attention_probabilities(scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """``softmax(scores)`` over the real keys: ``[batch, heads, q, k]``, 0 on padded keys.
+
+    The attention distribution as the model computes it, but before attention dropout: a student in training mode
+    returns dropped-out (zeroed, rescaled) maps in ``outputs.attentions``, on which a KL is meaningless.
+    """
+    scores = scores.float()
+    if mask is not None:
+        scores = scores.masked_fill(~mask.bool()[:, None, None, :], torch.finfo(scores.dtype).min)
+    return scores.softmax(-1)
 
 
 _LOSS_FUNCTIONS = {
@@ -245,7 +227,9 @@ _LOSS_FUNCTIONS = {
     "cosine": lambda s, t, mask, heads: cosine_embedding_loss(s, t, mask, reduction="none"),
     "pkd": lambda s, t, mask, heads: pkd_cls_loss(s, t, reduction="none"),
     "attention_mse": lambda s, t, mask, heads: attention_score_mse_loss(s, t, mask, reduction="none"),
-    "attention_kl": lambda s, t, mask, heads: attention_kl_loss(s, t, mask, reduction="none"),
+    "attention_kl": lambda s, t, mask, heads: attention_kl_loss(
+        _attention_probabilities(s, mask), _attention_probabilities(t, mask), mask, reduction="none"
+    ),
     **{
         loss: lambda s, t, mask, heads: relation_kl_loss(s, t, heads, mask, reduction="none")
         for loss in ("value_relation", "qq_relation", "kk_relation", "vv_relation")

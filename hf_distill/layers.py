@@ -4,10 +4,10 @@ Layer numbering everywhere in hf_distill follows TinyBERT (METHODS.md section 5)
 layers 1..N are the transformer layers, so ``hidden_states[m]`` is the output of layer ``m`` and attention of layer
 ``m`` is ``attentions[m - 1]``. Negative numbers count from the top (-1 = the last layer).
 
-Hidden states and attention probabilities come from the model outputs (``output_hidden_states``,
-``output_attentions``; the latter needs eager attention). The projections Q, K, V and the pre-softmax scores
-``Q K^T / sqrt(d_k)`` are not in the outputs: `AttentionCapture` records them with forward hooks on the attention
-projections named in `ARCHITECTURES`, a small per-architecture table.
+Hidden states come from the model outputs (``output_hidden_states``). The projections Q, K, V and the pre-softmax
+scores ``Q K^T / sqrt(d_k)`` (from which attention terms compute distributions, before attention dropout and under
+any attention implementation) are not in the outputs: `AttentionCapture` records them with forward hooks on the
+attention projections named in `ARCHITECTURES`, a small per-architecture table.
 """
 
 from __future__ import annotations

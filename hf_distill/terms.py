@@ -21,8 +21,9 @@ class TermLoss:
     """What a loss reads and needs.
 
     Attributes:
-        source: ``"hidden"`` (``hidden_states``), ``"attentions"`` (attention probabilities, eager attention),
-            ``"scores"`` (pre-softmax scores, hooks) or ``"query"``/``"key"``/``"value"`` (projections, hooks).
+        source: ``"hidden"`` (``hidden_states``), ``"scores"`` (pre-softmax scores, hooks; ``attention_kl`` softmaxes
+            them over the real keys, so it sees the distributions before attention dropout, under any attention
+            implementation) or ``"query"``/``"key"``/``"value"`` (projections, hooks).
         projectable: compares width-sized vectors, so a projection can map the student to the teacher's width.
         equal_heads: compares head by head: teacher and student need the same number of attention heads.
         help: one line for the docs.
@@ -40,7 +41,7 @@ TERM_LOSSES: dict[str, TermLoss] = {
     "cosine": TermLoss("hidden", True, False, "1 - cosine of hidden states (DistilBERT L_cos)"),
     "pkd": TermLoss("hidden", True, False, "squared distance of unit [CLS] vectors (BERT-PKD L_pt)"),
     "attention_mse": TermLoss("scores", False, True, "MSE of pre-softmax attention scores (TinyBERT L_attn)"),
-    "attention_kl": TermLoss("attentions", False, True, "KL of attention distributions (MobileBERT AT, MiniLM L_at)"),
+    "attention_kl": TermLoss("scores", False, True, "KL of attention distributions (MobileBERT AT, MiniLM L_at)"),
     "value_relation": TermLoss("value", False, True, "KL of value relations, heads = attention heads (MiniLM L_vr)"),
     "qq_relation": TermLoss("query", False, False, "KL of query-query relations (MiniLMv2)"),
     "kk_relation": TermLoss("key", False, False, "KL of key-key relations (MiniLMv2)"),

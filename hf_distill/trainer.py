@@ -126,7 +126,6 @@ class DistillationTrainer(HubMixin, Trainer):
                 "teacher_model=..., or drop the intermediate terms."
             )
         intermediate = IntermediateDistiller(terms, args.layer_mapping, self.model, self.teacher)
-        intermediate.prepare(self.model, self.teacher)
         if intermediate.projections is not None:
             dtype = next(self.model.parameters()).dtype
             attach_projections(self.model, intermediate.projections.to(self.args.device, dtype=dtype))

@@ -34,7 +34,6 @@ from hf_distill.general import (
     GeneralDistillationTrainer,
     build_general_student,
     load_general_teacher,
-    reads_attention_maps,
     student_auto_class,
 )
 from hf_distill.masking import DynamicMaskingCollator
@@ -201,7 +200,6 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
                 heads,
                 intermediate,
                 with_head,
-                attention_dropout=0.0 if reads_attention_maps(args) else None,
             )
 
         return build

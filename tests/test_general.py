@@ -171,14 +171,6 @@ def test_missing_mlm_head_is_a_clear_error(tmp_path, tokenizer):
     assert isinstance(load_mlm_teacher(str(tmp_path / "mlm")), BertForMaskedLM)
 
 
-def test_attention_maps_need_a_student_without_attention_dropout(tmp_path, tokenizer):
-    source = teacher(tokenizer)
-    with_dropout = build_general_student(source, "random", 2, 32, 4, 64)
-    assert with_dropout.config.attention_probs_dropout_prob > 0
-    with pytest.raises(ValueError, match="attention_probs_dropout_prob=0.0"):
-        make(tmp_path, tokenizer, "minilm", student=with_dropout, teacher_model=source)
-
-
 def test_student_from_teacher_layers(tokenizer):
     source = teacher(tokenizer, head=True)
     student = build_general_student(source, "0,2", 2, with_mlm_head=False)

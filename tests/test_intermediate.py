@@ -1,5 +1,7 @@
 """Intermediate-layer terms on the DistillationTrainer: the formula on a batch, every preset, projections, phases."""
 
+import copy
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -33,6 +35,11 @@ def make_trainer(tmp_path, tokenizer, teacher, student, collator=None, **arg_ove
 
 def batch_of(trainer, rows=ROWS):
     return trainer._prepare_inputs(trainer.data_collator(rows))
+
+
+def inputs_of(tokenizer, rows=ROWS):
+    batch = DistillationDataCollator(tokenizer, text_fields=["sentence"])(rows)
+    return {k: v for k, v in batch.items() if k != "labels"}
 
 
 def bert_scores(model, hidden_states, layer):
@@ -192,12 +199,46 @@ def test_tinybert_phases_intermediate_then_prediction(tmp_path, tokenizer, train
         assert log["loss"] == pytest.approx(0.5 * log["task_loss"] + 0.5 * log["kd_loss"], rel=1e-4)
 
 
-def test_attention_kl_switches_both_models_to_eager(tmp_path, tokenizer, trained_teacher):
+def attention_kl_by_hand(student, teacher, inputs, student_layer, teacher_layer):
+    """METHODS sections 6/7 on the models' own eager attention maps (eval mode: no dropout), in plain loops."""
+    maps = []
+    for model, layer in ((student, student_layer), (teacher, teacher_layer)):
+        model.set_attn_implementation("eager")
+        model.eval()
+        with torch.no_grad():
+            maps.append(model(**inputs, output_attentions=True).attentions[layer - 1])
+    a_s, a_t = maps
+    mask = inputs["attention_mask"]
+    per_example = []
+    for b in range(mask.shape[0]):
+        real = mask[b].nonzero().flatten().tolist()
+        total = 0.0
+        for h in range(a_s.shape[1]):
+            for i in real:
+                total += sum(
+                    a_t[b, h, i, j].item() * (a_t[b, h, i, j].log() - a_s[b, h, i, j].log()).item() for j in real
+                )
+        per_example.append(total / (a_s.shape[1] * len(real)))
+    return sum(per_example) / len(per_example)
+
+
+def test_attention_kl_reads_distributions_before_attention_dropout(tmp_path, tokenizer, trained_teacher):
+    """Under sdpa (no maps in the outputs) and with attention dropout 0.5 in training mode, the attention_kl term is
+    the KL of the undropped distributions: the value computed by hand from eager maps in eval mode. (Layer 1, whose
+    queries and keys come from the embeddings, so the dropout can only reach the term through the maps.)"""
     student = tiny_bert(tokenizer, seed=2, layers=2)
+    for layer in student.bert.encoder.layer:
+        layer.attention.self.dropout.p = 0.5
+    expected = attention_kl_by_hand(copy.deepcopy(student), copy.deepcopy(trained_teacher), inputs_of(tokenizer), 1, 2)
+    terms = [{"loss": "attention_kl", "student_layer": 1, "teacher_layer": 2}]
+    trainer = make_trainer(
+        tmp_path, tokenizer, trained_teacher, student, intermediate_terms=terms, distill_phases="intermediate"
+    )
     assert student.config._attn_implementation == "sdpa"
-    trainer = make_trainer(tmp_path, tokenizer, trained_teacher, student, distill_preset="minilm")
-    assert student.config._attn_implementation == "eager" and trained_teacher.config._attn_implementation == "eager"
-    assert trainer.compute_loss(trainer.model, batch_of(trainer)).isfinite()
+    trainer.model.train()
+    values = [trainer.compute_loss(trainer.model, batch_of(trainer)).item() for _ in range(3)]
+    assert values == pytest.approx([expected] * 3, rel=1e-5)
+    assert expected > 1e-3  # the two models do attend differently
 
 
 @pytest.mark.parametrize(

@@ -188,6 +188,24 @@ def test_markdown_states_the_targets():
     assert not math.isnan(section["methods"]["logit_kd"]["gap_to_ideal"])
 
 
+def test_a_method_over_seeds_is_the_mean_and_shows_each_seed():
+    from harness import quality
+
+    runs = [{"score": 0.75, "train_seconds": 10.0}, {"score": 0.80, "train_seconds": 14.0}]
+    row = quality._over_seeds(runs, [0, 1, 2])
+    assert row["score"] == pytest.approx(0.775) and row["seed_scores"] == [0.75, 0.80] and row["seeds"] == [0, 1]
+    assert row["train_seconds"] == pytest.approx(12.0)
+    failed = quality._over_seeds([runs[0], {"score": None, "error": "ValueError: x"}], [0, 1])
+    assert failed["score"] is None and failed["error"] == "ValueError: x"
+    assert quality._over_seeds(runs[:1], [0]) == runs[0]
+    section = {"cases": {"6->3 SST-2": {
+        "metric": "accuracy", "dev_rows": 8, "train_rows": 8, "sizes": {"epochs": 1}, "source": "measured",
+        "methods": {"teacher": {"score": 0.9, "retention": 1.0}, "logit_kd": {**row, "retention": 0.86}},
+    }}}  # fmt: skip
+    text = "\n".join(report._quality(section))
+    assert "score (mean of seeds [0, 1])" in text and "0.7500 / 0.8000" in text
+
+
 def test_reused_results_keep_their_source_and_machine(tmp_path):
     from harness import quality
 

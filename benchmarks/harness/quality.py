@@ -42,25 +42,35 @@ def _predict(trainer: Trainer, dev: Any, task: str) -> dict[str, float]:
 
 
 def train_and_score(
-    method: str, teacher_path: str, student_spec: dict, task: str, train: Any, dev: Any, tokenizer: Any, sizes: dict
+    method: str,
+    teacher_path: str,
+    student_spec: dict,
+    task: str,
+    train: Any,
+    dev: Any,
+    tokenizer: Any,
+    sizes: dict,
+    seed: int = 0,
 ) -> dict[str, Any]:
-    """Train ``method``'s student on ``train`` and score it on ``dev`` (or score the teacher: ``"teacher"``)."""
+    """Train ``method``'s student on ``train`` and score it on ``dev`` (or score the teacher: ``"teacher"``).
+
+    ``seed`` draws the student's fresh classifier and the Trainer's data order and dropout."""
     from hf_distill import DistillationTrainer, DistillationTrainingArguments
 
     collator = DataCollatorWithPadding(tokenizer)
     with tempfile.TemporaryDirectory() as output_dir:
-        common = _args(output_dir, sizes, seed=0)
+        common = _args(output_dir, sizes, seed=seed)
         start = time.perf_counter()
         if method == "teacher":
             model = build({"path": teacher_path, "layers": None, "num_labels": 2})
             trainer = Trainer(model=model, args=TrainingArguments(**common), data_collator=collator)
         elif method == "student_alone":
-            model = build(student_spec, seed=0)
+            model = build(student_spec, seed=seed)
             trainer = Trainer(
                 model=model, args=TrainingArguments(**common), train_dataset=train, data_collator=collator
             )
         elif method == "logit_kd" or method.startswith("preset:"):
-            model = build(student_spec, seed=0)
+            model = build(student_spec, seed=seed)
             preset = {"distill_preset": method[7:]} if method.startswith("preset:") else {}
             args = DistillationTrainingArguments(**common, temperature=2.0, alpha=0.5, **preset)
             trainer = DistillationTrainer(
@@ -112,26 +122,32 @@ def measure_case(
     dev_rows = glue_data.subset(glue_data.read_rows(glue_dir, task, "dev"), sizes["dev_rows"], shuffle_seed=None)
     train = glue_data.tokenized(train_rows, tokenizer, sizes["max_length"])
     dev = glue_data.tokenized(dev_rows, tokenizer, sizes["max_length"])
+    seeds = sizes.get("seeds", [0])
     results: dict[str, Any] = {}
     for method in ["teacher", *methods]:
-        start = time.perf_counter()
-        try:
-            if method.startswith("recipe:"):
-                results[method] = run_recipe(method[7:], case, task, glue_dir, sizes)
-            else:
-                results[method] = train_and_score(
-                    method, case["teacher"], case["student"], task, train, dev, tokenizer, sizes
-                )
-        except Exception as error:  # one method failing must not cost the others' results; the error is kept
-            if method == "teacher":
-                raise
-            results[method] = {"score": None, "error": f"{type(error).__name__}: {str(error).strip()[-500:]}"}
-        score = results[method]["score"]
-        print(
-            f"  {case['name']} {task} {method}: {'FAILED' if score is None else f'{score:.4f}'} "
-            f"({time.perf_counter() - start:.0f} s)",
-            file=sys.stderr,
-        )
+        runs = []
+        for seed in seeds[:1] if method == "teacher" else seeds:  # the teacher is only evaluated
+            start = time.perf_counter()
+            try:
+                if method.startswith("recipe:"):
+                    run = run_recipe(method[7:], case, task, glue_dir, sizes, seed)
+                else:
+                    run = train_and_score(
+                        method, case["teacher"], case["student"], task, train, dev, tokenizer, sizes, seed
+                    )
+            except Exception as error:  # one method failing must not cost the others' results; the error is kept
+                if method == "teacher":
+                    raise
+                run = {"score": None, "error": f"{type(error).__name__}: {str(error).strip()[-500:]}"}
+            runs.append(run)
+            score = run["score"]
+            print(
+                f"  {case['name']} {task} {method} seed {seed}: {'FAILED' if score is None else f'{score:.4f}'} "
+                f"({time.perf_counter() - start:.0f} s)",
+                file=sys.stderr,
+                flush=True,
+            )
+        results[method] = _over_seeds(runs, seeds)
     teacher_score = results["teacher"]["score"]
     for entry in results.values():
         entry["retention"] = entry["score"] / teacher_score if teacher_score and entry["score"] is not None else None
@@ -146,10 +162,28 @@ def measure_case(
     }
 
 
-def run_recipe(name: str, case: dict[str, Any], task: str, glue_dir: str, sizes: dict[str, Any]) -> dict[str, Any]:
+def _over_seeds(runs: list[dict[str, Any]], seeds: list[int]) -> dict[str, Any]:
+    """One row for a method: its first run's details, ``score`` = the mean over seeds (None if any failed), and
+    ``seed_scores``/``seeds`` when there was more than one."""
+    row = dict(runs[0])
+    if len(runs) > 1:
+        scores = [run["score"] for run in runs]
+        row["seed_scores"], row["seeds"] = scores, seeds[: len(runs)]
+        row["score"] = None if None in scores else float(np.mean(scores))
+        errors = [run["error"] for run in runs if "error" in run]
+        if errors:
+            row["error"] = errors[0]
+        if None not in [run.get("train_seconds") for run in runs]:
+            row["train_seconds"] = float(np.mean([run["train_seconds"] for run in runs]))
+    return row
+
+
+def run_recipe(
+    name: str, case: dict[str, Any], task: str, glue_dir: str, sizes: dict[str, Any], seed: int = 0
+) -> dict[str, Any]:
     """A method registered in ``recipes/methods.py`` (issue 4's registry), run through ``run_glue_distill.py``.
 
-    Same teacher, student source and layers, rows (shuffle seed 0), epochs, batch, learning rate and seed as the
+    Same teacher, student source and layers, rows (shuffle seed 0), epochs, batch, learning rate and ``seed`` as the
     methods trained in this process; the method's own settings are its defaults. Reads ``results.json``.
     """
     student = case["student"]
@@ -164,7 +198,7 @@ def run_recipe(name: str, case: dict[str, Any], task: str, glue_dir: str, sizes:
             "--teacher_model_name_or_path", case["teacher"], *student_args,
             "--task_name", task.lower().replace("-", ""), "--glue_dir", glue_dir,
             "--max_seq_length", str(sizes["max_length"]), "--train_shuffle_seed", "0",
-            "--distill_method", name, "--output_dir", output_dir, "--seed", "0", "--report_to", "none",
+            "--distill_method", name, "--output_dir", output_dir, "--seed", str(seed), "--report_to", "none",
             "--num_train_epochs", str(sizes["epochs"]), "--learning_rate", str(sizes["lr"]),
             "--per_device_train_batch_size", str(sizes["batch"]), "--per_device_eval_batch_size", "64",
             "--save_strategy", "no", "--disable_tqdm", "true",
@@ -187,7 +221,7 @@ def run_recipe(name: str, case: dict[str, Any], task: str, glue_dir: str, sizes:
     return {
         "score": float(value),
         "metrics": metrics,
-        "train_seconds": recipe.get("train", {}).get("train_runtime"),
+        "train_seconds": recipe.get("train", {}).get("runtime_seconds"),
         "parameters": recipe["student"].get("parameters"),
         "via": "recipes/run_glue_distill.py",
     }

@@ -166,6 +166,11 @@ def _inference(section: dict | None) -> list[str]:
     return lines + [""]
 
 
+def _seed_scores(value: dict[str, Any]) -> str:
+    scores = value.get("seed_scores")
+    return " / ".join(_fmt(score, 4) for score in scores) if scores else ""
+
+
 def _quality(section: dict | None) -> list[str]:
     if section is None:
         return []
@@ -183,11 +188,13 @@ def _quality(section: dict | None) -> list[str]:
             )
         lines += [title, ""]
         rows = [
-            [method, _fmt(value["score"], 4), _fmt(value["retention"], 4), value.get("train_seconds"),
-             value.get("parameters"), value.get("error", "").replace("|", "/")]
+            [method, _fmt(value["score"], 4), _seed_scores(value), _fmt(value["retention"], 4),
+             _fmt(value.get("train_seconds"), 0), value.get("parameters"), value.get("error", "").replace("|", "/")]
             for method, value in entry["methods"].items()
         ]  # fmt: skip
-        lines += _table(["method", "score", "retention", "train s", "parameters", "error"], rows)
+        seeds = next((value["seeds"] for value in entry["methods"].values() if "seeds" in value), None)
+        score_title = f"score (mean of seeds {seeds})" if seeds else "score"
+        lines += _table(["method", score_title, "per seed", "retention", "train s", "parameters", "error"], rows)
         scores = {name: value["score"] for name, value in entry["methods"].items() if value["score"] is not None}
         if "student_alone" in scores and "teacher" in scores:
             methods = {name: score for name, score in scores.items() if name not in ("teacher", "student_alone")}

@@ -32,7 +32,7 @@ SUITES: dict[str, dict[str, Any]] = {
         },
         "quality": {
             "tasks": ["SST-2"], "train_rows": 64, "dev_rows": None, "epochs": 1, "batch": 16, "lr": 1e-3,
-            "max_length": 32, "presets": ["distilbert"],
+            "max_length": 32, "presets": ["distilbert"], "seeds": [0],
             "recipe_args": {"fastbert": ["--fastbert_backbone_epochs", "0.5"]},
         },
     },
@@ -54,7 +54,8 @@ SUITES: dict[str, dict[str, Any]] = {
         "quality": {
             "tasks": ["SST-2"], "cases": ["6->3"], "methods": ["student_alone", "logit_kd"], "train_rows": 2000,
             "dev_rows": None, "epochs": 2, "batch": 32,
-            "lr": 5e-5, "max_length": 64, "recipe_args": {"fastbert": ["--fastbert_backbone_epochs", "1"]},
+            "lr": 5e-5, "max_length": 64, "seeds": [0],
+            "recipe_args": {"fastbert": ["--fastbert_backbone_epochs", "1"]},
         },
     },
     "full": {
@@ -69,7 +70,7 @@ SUITES: dict[str, dict[str, Any]] = {
         },
         "quality": {
             "tasks": ["SST-2", "MRPC", "RTE"], "train_rows": None, "dev_rows": None, "epochs": 3, "batch": 32,
-            "lr": 5e-5, "max_length": 128, "finetune_missing_teachers": True,
+            "lr": 5e-5, "max_length": 128, "finetune_missing_teachers": True, "seeds": [0, 1, 2],
             "recipe_args": {"fastbert": ["--fastbert_backbone_epochs", "2"]},
         },
     },

@@ -1,9 +1,7 @@
 """Pushing students to a local Hub-compatible server (tests/hub_server.py) with the real huggingface_hub client."""
 
 import json
-import os
 import uuid
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +15,7 @@ from hf_distill import DistillationDataCollator, DistillationTrainer, HubPushErr
 from hf_distill.hub import describe_model, student_files
 
 from hub_server import TOKEN, USER
+from real import MODELS, needs_checkpoints
 from tiny import quiet_args, sentiment_dataset, tiny_bert
 
 STUDENT_REPO_FILES = {
@@ -281,14 +280,12 @@ def test_results_json_of_the_run_feeds_the_card(hub, trained_teacher, tokenizer,
 
 
 @pytest.mark.slow
+@needs_checkpoints("minilm-l6")
 def test_real_size_student_round_trips_through_lfs(hub, tmp_path):
     """A 22M-parameter student (all-MiniLM-L6-v2 with a classifier): an 87 MB LFS upload and download."""
-    models = Path(os.environ.get("HF_DISTILL_MODELS", Path.home() / ".cache" / "hf-distill-models"))
-    if not (models / "minilm-l6" / "config.json").is_file():
-        pytest.skip(f"no minilm-l6 checkpoint in {models} (run ../shared/tools/get-models)")
     torch.manual_seed(0)
-    student = AutoModelForSequenceClassification.from_pretrained(models / "minilm-l6", num_labels=2)
-    tokenizer = AutoTokenizer.from_pretrained(models / "minilm-l6")
+    student = AutoModelForSequenceClassification.from_pretrained(MODELS / "minilm-l6", num_labels=2)
+    tokenizer = AutoTokenizer.from_pretrained(MODELS / "minilm-l6")
     output_dir = tmp_path / "run"
     student.save_pretrained(output_dir)
     tokenizer.save_pretrained(output_dir)

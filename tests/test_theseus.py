@@ -31,7 +31,7 @@ from hf_distill import (
 from hf_distill.theseus import TheseusLayers, theseus_layers
 
 from theseus_distributed_run import run_theseus
-from tiny import sentiment_dataset, tokenized
+from tiny import StopAfter, sentiment_dataset, tokenized
 
 ROWS = ["good movie and great plot", "dull boring film", "the actor was bad but the scene was nice"]
 
@@ -276,15 +276,6 @@ def test_constant_then_successor_fine_tuning_and_linear_curriculum(tmp_path, tok
     assert all(all(draws) for draws in recorder.draws[-3:])  # successor fine-tuning: only successors run
     logged = [(log["step"], log["replacement_rate"]) for log in trainer.state.log_history if "loss" in log]
     assert logged == [(1, 0.3), (2, 0.3), (3, 0.3), (4, 1.0), (5, 1.0), (6, 1.0)]
-
-
-class StopAfter(TrainerCallback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step == self.step:
-            control.should_training_stop = True
 
 
 def test_resume_continues_the_same_curve_and_draws(tmp_path, tokenizer, trained_teacher):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import datasets
 import torch
-from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast, TrainerCallback
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 POSITIVE = ["good", "great", "fine", "nice", "fun", "superb", "lovely", "warm"]
@@ -94,6 +94,17 @@ def quiet_args(output_dir: Path | str, **overrides):
     )
     values.update(overrides)
     return DistillationTrainingArguments(**values)
+
+
+class StopAfter(TrainerCallback):
+    """Stops training once ``step`` optimizer steps are done: a run killed after that step, for resume tests."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= self.step:
+            control.should_training_stop = True
 
 
 def tokenized(dataset: datasets.Dataset, tokenizer, prefix: str = "", text_field: str = "sentence"):

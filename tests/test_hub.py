@@ -55,6 +55,13 @@ def make_trainer(output_dir, teacher, tokenizer, train=True, **overrides):
     return trainer
 
 
+def pushing_trainer(prefix, teacher, tokenizer, tmp_path, **overrides):
+    """`make_trainer` into ``tmp_path / name`` with ``push_to_hub`` to a new repo ``name`` (``prefix`` made unique),
+    which the trainer creates at init; returns ``(name, trainer)``."""
+    name = unique(prefix)
+    return name, make_trainer(tmp_path / name, teacher, tokenizer, push_to_hub=True, hub_model_id=name, **overrides)
+
+
 def logits(model, tokenizer, texts=("good fun movie", "bad dull plot", "the film was great and sad")):
     batch = tokenizer(list(texts), padding=True, return_tensors="pt")
     with torch.no_grad():
@@ -62,8 +69,7 @@ def logits(model, tokenizer, texts=("good fun movie", "bad dull plot", "the film
 
 
 def test_push_to_hub_sends_the_student_and_loads_back(hub, trained_teacher, tokenizer, tmp_path):
-    name = unique("tiny-student")
-    trainer = make_trainer(tmp_path / name, trained_teacher, tokenizer, push_to_hub=True, hub_model_id=name)
+    name, trainer = pushing_trainer("tiny-student", trained_teacher, tokenizer, tmp_path)
     assert trainer.hub_model_id == f"{USER}/{name}"  # created at init, in the token's namespace
     trainer.push_to_hub()
 
@@ -125,16 +131,7 @@ def test_card_metadata_round_trips_through_the_hub(hub, trained_teacher, tokeniz
 
 
 def test_private_repo(hub, trained_teacher, tokenizer, tmp_path):
-    name = unique("private-student")
-    trainer = make_trainer(
-        tmp_path / name,
-        trained_teacher,
-        tokenizer,
-        train=False,
-        push_to_hub=True,
-        hub_model_id=name,
-        hub_private_repo=True,
-    )
+    _, trainer = pushing_trainer("private", trained_teacher, tokenizer, tmp_path, train=False, hub_private_repo=True)
     trainer.push_to_hub()
     repo_id = trainer.hub_model_id
     assert HfApi().model_info(repo_id).private is True
@@ -144,18 +141,10 @@ def test_private_repo(hub, trained_teacher, tokenizer, tmp_path):
 
 
 def test_hub_strategy_checkpoint_pushes_student_and_last_checkpoint(hub, trained_teacher, tokenizer, tmp_path):
-    name = unique("ckpt-student")
-    trainer = make_trainer(
-        tmp_path / name,
-        trained_teacher,
-        tokenizer,
-        push_to_hub=True,
-        hub_model_id=name,
-        hub_strategy="checkpoint",
-        save_strategy="steps",
-        save_steps=4,
-        eval_strategy="no",
-    )
+    _, trainer = pushing_trainer(
+        "ckpt-student", trained_teacher, tokenizer, tmp_path, hub_strategy="checkpoint", save_strategy="steps",
+        save_steps=4, eval_strategy="no",
+    )  # fmt: skip
     trainer._finish_current_push()
     repo = hub.repo(trainer.hub_model_id)
     titles = [commit.title for commit in repo.commits.values()]
@@ -167,16 +156,8 @@ def test_hub_strategy_checkpoint_pushes_student_and_last_checkpoint(hub, trained
 
 
 def test_hub_strategy_end_pushes_nothing_during_training(hub, trained_teacher, tokenizer, tmp_path):
-    name = unique("end-student")
-    trainer = make_trainer(
-        tmp_path / name,
-        trained_teacher,
-        tokenizer,
-        push_to_hub=True,
-        hub_model_id=name,
-        hub_strategy="end",
-        save_strategy="steps",
-        save_steps=4,
+    _, trainer = pushing_trainer(
+        "end-student", trained_teacher, tokenizer, tmp_path, hub_strategy="end", save_strategy="steps", save_steps=4
     )
     assert [c.title for c in hub.repo(trainer.hub_model_id).commits.values()] == ["initial commit"]
 

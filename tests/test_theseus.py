@@ -31,25 +31,13 @@ from hf_distill import (
 from hf_distill.theseus import TheseusLayers, theseus_layers
 
 from theseus_distributed_run import run_theseus
-from tiny import StopAfter, sentiment_dataset, tokenized
+from tiny import StopAfter, quiet_args, sentiment_dataset, tokenized
 
 ROWS = ["good movie and great plot", "dull boring film", "the actor was bad but the scene was nice"]
 
 
 def train_args(output_dir, **overrides) -> TrainingArguments:
-    values = dict(
-        output_dir=str(output_dir),
-        report_to="none",
-        disable_tqdm=True,
-        use_cpu=True,
-        save_strategy="no",
-        per_device_train_batch_size=8,
-        learning_rate=1e-3,
-        seed=0,
-        remove_unused_columns=False,
-    )
-    values.update(overrides)
-    return TrainingArguments(**values)
+    return quiet_args(output_dir, TrainingArguments, **{"remove_unused_columns": False, **overrides})
 
 
 def make_trainer(output_dir, tokenizer, model, scheduler=None, rows=64, **overrides) -> Trainer:

@@ -77,8 +77,9 @@ def sentiment_dataset(n: int, seed: int = 0, pairs: bool = False) -> datasets.Da
     return datasets.Dataset.from_dict(sentiment_rows(n, seed, pairs))
 
 
-def quiet_args(output_dir: Path | str, **overrides):
-    """`DistillationTrainingArguments` for tests: CPU, no reports, no progress bars, no checkpoints."""
+def quiet_args(output_dir: Path | str, arguments_class: type | None = None, **overrides):
+    """`DistillationTrainingArguments` (or ``arguments_class``, e.g. plain `TrainingArguments`) for tests: CPU, no
+    reports, no progress bars, no checkpoints."""
     from hf_distill import DistillationTrainingArguments
 
     values = dict(
@@ -93,7 +94,7 @@ def quiet_args(output_dir: Path | str, **overrides):
         seed=0,
     )
     values.update(overrides)
-    return DistillationTrainingArguments(**values)
+    return (arguments_class or DistillationTrainingArguments)(**values)
 
 
 class StopAfter(TrainerCallback):

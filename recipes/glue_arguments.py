@@ -3,15 +3,11 @@ command line, the command line winning."""
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import yaml
 from methods import METHODS, method_argument_classes
+from recipe_config import CONFIG_HELP, parse_with_config
 from transformers import HfArgumentParser
 
 from hf_distill import DistillationTrainingArguments
@@ -162,30 +158,6 @@ class DataArguments:
             raise ValueError(f"inference_repeats={self.inference_repeats} must be >= 1.")
 
 
-def _load_config(path: str) -> dict[str, Any]:
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"config file {path} does not exist.")
-    text = Path(path).read_text()
-    try:
-        config = json.loads(text) if path.endswith(".json") else yaml.safe_load(text)
-    except (json.JSONDecodeError, yaml.YAMLError) as error:
-        raise ValueError(
-            f"config file {path} is not valid {'JSON' if path.endswith('.json') else 'YAML'}: {error}"
-        ) from None
-    if config is None:
-        return {}
-    if not isinstance(config, dict):
-        raise ValueError(f"config file {path} must hold a mapping of argument names to values.")
-    return {key: _expand(value) for key, value in config.items()}
-
-
-def _expand(value: Any) -> Any:
-    """``~`` and ``$VARIABLES`` expanded in string values, so configs can name local checkpoints portably."""
-    if isinstance(value, str) and (value.startswith("~") or "$" in value):
-        return os.path.expandvars(os.path.expanduser(value))
-    return value
-
-
 class RecipeArgumentParser(HfArgumentParser):
     """`HfArgumentParser` whose command-line errors are one line (no usage dump); ``--help`` is unchanged."""
 
@@ -201,7 +173,7 @@ def make_parser() -> HfArgumentParser:
     parser.add_argument(
         "--config",
         default=None,
-        help="YAML or JSON file of arguments (the flag names without '--'); flags on the command line win.",
+        help=CONFIG_HELP,
     )
     return parser
 
@@ -212,23 +184,6 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[Any, ...]:
     The config's values become the parser's defaults, so a flag given on the command line overrides them. A config
     key that is no argument raises `ValueError` naming it.
     """
-    pre = argparse.ArgumentParser(add_help=False)
-    pre.add_argument("--config", default=None)
-    config_path = pre.parse_known_args(argv)[0].config
-    parser = make_parser()
-    if config_path:
-        config = _load_config(config_path)
-        destinations = {action.dest for action in parser._actions} - {"help", "config"}
-        unknown = sorted(set(config) - destinations)
-        if unknown:
-            raise ValueError(
-                f"config file {config_path}: unknown key(s) {', '.join(unknown)}; keys are this recipe's flags "
-                "without '--' (see --help)."
-            )
-        for action in parser._actions:
-            if action.dest in config:
-                action.default = config[action.dest]
-                action.required = False
-    *dataclasses_, _ = parser.parse_args_into_dataclasses(args=argv)  # the last one is the --config namespace
+    dataclasses_, config_path = parse_with_config(make_parser(), argv)
     model_args, data_args, training_args, *method_args = dataclasses_
     return model_args, data_args, training_args, method_args, config_path

@@ -23,7 +23,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import datasets
-from transformers import DataCollatorWithPadding, PreTrainedModel, PreTrainedTokenizerBase, Trainer, TrainerCallback
+from transformers import (
+    DataCollatorWithPadding,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    Trainer,
+    TrainerCallback,
+    TrainingArguments,
+)
 
 from hf_distill import (
     BiLSTMConfig,
@@ -62,6 +69,21 @@ class MethodContext:
     model_args: Any
     data_args: Any
     method_args: Any = None
+
+    def trainer_kwargs(self, *callbacks: TrainerCallback, args: TrainingArguments | None = None) -> dict[str, Any]:
+        """The keyword arguments every method's `Trainer` shares: the student as ``model``, the training arguments
+        (or the method's own ``args``), datasets, collator, tokenizer, metrics, and the recipe's callbacks followed
+        by the method's own ``callbacks``."""
+        return dict(
+            model=self.student,
+            args=self.training_args if args is None else args,
+            train_dataset=self.train_dataset,
+            eval_dataset=self.eval_dataset,
+            data_collator=self.data_collator,
+            processing_class=self.tokenizer,
+            compute_metrics=self.compute_metrics,
+            callbacks=[*self.callbacks, *callbacks],
+        )
 
 
 @dataclass(frozen=True)
@@ -103,17 +125,7 @@ def method_argument_classes() -> list[type]:
 
 
 def _distillation_trainer(context: MethodContext) -> Trainer:
-    return DistillationTrainer(
-        model=context.student,
-        teacher_model=context.teacher,
-        args=context.training_args,
-        train_dataset=context.train_dataset,
-        eval_dataset=context.eval_dataset,
-        data_collator=context.data_collator,
-        processing_class=context.tokenizer,
-        compute_metrics=context.compute_metrics,
-        callbacks=context.callbacks,
-    )
+    return DistillationTrainer(teacher_model=context.teacher, **context.trainer_kwargs())
 
 
 def _logits_only(training_args: DistillationTrainingArguments) -> bool:
@@ -153,16 +165,7 @@ def _theseus_student(context: MethodContext) -> PreTrainedModel:
 
 def _theseus_trainer(context: MethodContext) -> Trainer:
     # Task loss only, the predecessor inside the model: the plain Trainer, with the replacement-rate callback.
-    return Trainer(
-        model=context.student,
-        args=context.training_args,
-        train_dataset=context.train_dataset,
-        eval_dataset=context.eval_dataset,
-        data_collator=context.data_collator,
-        processing_class=context.tokenizer,
-        compute_metrics=context.compute_metrics,
-        callbacks=[*context.callbacks, (context.method_args or TheseusArguments()).scheduler()],
-    )
+    return Trainer(**context.trainer_kwargs((context.method_args or TheseusArguments()).scheduler()))
 
 
 register(
@@ -282,16 +285,8 @@ def _fastbert_trainer(context: MethodContext) -> Trainer:
         backbone_epochs=options.fastbert_backbone_epochs,
         branches_lr_scale=rate / context.training_args.learning_rate if rate else 1.0,
     )
-    return Trainer(  # the teacher is the model's own last classifier: a plain Trainer, the model computes its loss
-        model=context.student,
-        args=context.training_args,
-        train_dataset=context.train_dataset,
-        eval_dataset=context.eval_dataset,
-        data_collator=context.data_collator,
-        processing_class=context.tokenizer,
-        compute_metrics=context.compute_metrics,
-        callbacks=[*context.callbacks, stages, _SaveSpeed(options.fastbert_speed)],
-    )
+    # The teacher is the model's own last classifier: a plain Trainer, the model computes its loss.
+    return Trainer(**context.trainer_kwargs(stages, _SaveSpeed(options.fastbert_speed)))
 
 
 def _fastbert_report(trainer: Trainer, context: MethodContext, student: PreTrainedModel) -> dict[str, Any]:
@@ -354,17 +349,7 @@ def _metadistil_trainer(context: MethodContext) -> Trainer:
         pilot_learning_rate=settings.metadistil_pilot_learning_rate,
         save_teacher=settings.metadistil_save_teacher,
     )
-    return MetaDistilTrainer(
-        model=context.student,
-        teacher_model=context.teacher,
-        args=args,
-        train_dataset=context.train_dataset,
-        eval_dataset=context.eval_dataset,
-        data_collator=context.data_collator,
-        processing_class=context.tokenizer,
-        compute_metrics=context.compute_metrics,
-        callbacks=context.callbacks,
-    )
+    return MetaDistilTrainer(teacher_model=context.teacher, **context.trainer_kwargs(args=args))
 
 
 register(

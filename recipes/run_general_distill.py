@@ -21,8 +21,8 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
-import yaml
 from transformers import AutoModel, AutoTokenizer, HfArgumentParser, PreTrainedModel, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
@@ -37,6 +37,9 @@ from hf_distill.general import (
     student_auto_class,
 )
 from hf_distill.masking import DynamicMaskingCollator
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when imported as recipes.run_general_distill
+from recipe_config import CONFIG_HELP, parse_with_config  # noqa: E402
 
 
 @dataclass
@@ -101,18 +104,8 @@ class StudentArguments:
 def parse_arguments(argv: list[str]) -> tuple[CorpusArguments, StudentArguments, GeneralDistillationArguments]:
     """``--config file.yaml|json`` values, overridden by the other command-line flags."""
     parser = HfArgumentParser((CorpusArguments, StudentArguments, GeneralDistillationArguments))
-    if "--config" in argv:
-        index = argv.index("--config")
-        path = argv[index + 1]
-        argv = argv[:index] + argv[index + 2 :]
-        with open(path) as handle:
-            values = yaml.safe_load(handle) if path.endswith((".yaml", ".yml")) else json.load(handle)
-        known = {action.dest for action in parser._actions}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"{path}: unknown settings {unknown}.")
-        parser.set_defaults(**values)
-    corpus_args, student_args, training_args = parser.parse_args_into_dataclasses(args=argv)
+    parser.add_argument("--config", default=None, help=CONFIG_HELP)
+    (corpus_args, student_args, training_args), _ = parse_with_config(parser, argv)
     if not student_args.teacher_model:
         raise ValueError("Give the teacher: --teacher_model <folder or Hub id> (a pre-trained encoder).")
     if not training_args.general_preset:

@@ -30,7 +30,7 @@ from hf_distill.early_exit import (
 )
 from hf_distill.losses import self_distillation_loss
 
-from tiny import sentiment_dataset, tiny_bert, tokenized
+from tiny import quiet_args, sentiment_dataset, tiny_bert, tokenized
 
 TEXTS = [
     "good great fun movie and the plot was very nice",
@@ -261,12 +261,8 @@ def test_self_distillation_loss_by_hand():
 
 
 def _training_args(tmp_path, **overrides):
-    values = dict(
-        output_dir=str(tmp_path), report_to="none", disable_tqdm=True, use_cpu=True, save_strategy="no",
-        per_device_train_batch_size=16, learning_rate=3e-3, seed=0, logging_steps=1,
-    )  # fmt: skip
-    values.update(overrides)
-    return TrainingArguments(**values)
+    values = dict(per_device_train_batch_size=16, learning_rate=3e-3, logging_steps=1)
+    return quiet_args(tmp_path, TrainingArguments, **{**values, **overrides})
 
 
 def test_stage_callback_trains_backbone_then_only_branches(tokenizer, tmp_path):

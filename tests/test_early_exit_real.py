@@ -5,16 +5,14 @@ Needs the checkpoints from ``../shared/tools/get-models`` (``HF_DISTILL_MODELS``
 ``~/.cache/hf-distill-models``); skipped when they are missing.
 """
 
-import os
-from pathlib import Path
-
 import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from hf_distill.early_exit import FastBertForSequenceClassification, exit_rule
 
-MODELS = Path(os.environ.get("HF_DISTILL_MODELS", Path.home() / ".cache" / "hf-distill-models"))
+from real import MODELS, needs_checkpoints
+
 SENTENCES = [
     "a gorgeous , witty , seductive movie .",
     "the plot is nothing but boilerplate clichés from start to finish , and the script assumes that not only "
@@ -24,13 +22,12 @@ SENTENCES = [
     "it 's a charming and often affecting journey .",
 ]
 
+CHECKPOINTS = ("minilm-l6", "mpnet-base")
 pytestmark = pytest.mark.slow
 
 
-@pytest.mark.parametrize("name", ["minilm-l6", "mpnet-base"])
+@pytest.mark.parametrize("name", [pytest.param(name, marks=needs_checkpoints(name)) for name in CHECKPOINTS])
 def test_real_backbone_layer_by_layer_and_exits(name, tmp_path):
-    if not (MODELS / name / "config.json").exists():
-        pytest.skip(f"real checkpoint missing: run ../shared/tools/get-models {MODELS}")
     tokenizer = AutoTokenizer.from_pretrained(MODELS / name)
     torch.manual_seed(0)
     backbone = AutoModelForSequenceClassification.from_pretrained(MODELS / name, num_labels=2).eval()

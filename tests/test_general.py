@@ -17,7 +17,7 @@ from hf_distill.general import (
 from hf_distill.masking import DynamicMaskingCollator, MaskingEpochCallback
 from hf_distill.progressive import ProgressiveTransferCallback
 
-from tiny import WORDS
+from tiny import WORDS, quiet_args
 
 
 def blocks(tokenizer, n=300, block_size=16):
@@ -37,12 +37,7 @@ def teacher(tokenizer, head=False, layers=4):
 
 
 def general_args(tmp_path, **overrides):
-    values = dict(
-        output_dir=str(tmp_path), report_to="none", disable_tqdm=True, use_cpu=True, save_strategy="no",
-        per_device_train_batch_size=8, learning_rate=1e-3, seed=0, logging_steps=5,
-    )  # fmt: skip
-    values.update(overrides)
-    return GeneralDistillationArguments(**values)
+    return quiet_args(tmp_path, GeneralDistillationArguments, **{"logging_steps": 5, **overrides})
 
 
 def make(tmp_path, tokenizer, preset, student=None, teacher_model=None, **overrides):

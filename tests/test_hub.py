@@ -1,9 +1,7 @@
 """Pushing students to a local Hub-compatible server (tests/hub_server.py) with the real huggingface_hub client."""
 
 import json
-import os
 import uuid
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -17,6 +15,7 @@ from hf_distill import DistillationDataCollator, DistillationTrainer, HubPushErr
 from hf_distill.hub import describe_model, student_files
 
 from hub_server import TOKEN, USER
+from real import MODELS, needs_checkpoints
 from tiny import quiet_args, sentiment_dataset, tiny_bert
 
 STUDENT_REPO_FILES = {
@@ -56,6 +55,13 @@ def make_trainer(output_dir, teacher, tokenizer, train=True, **overrides):
     return trainer
 
 
+def pushing_trainer(prefix, teacher, tokenizer, tmp_path, **overrides):
+    """`make_trainer` into ``tmp_path / name`` with ``push_to_hub`` to a new repo ``name`` (``prefix`` made unique),
+    which the trainer creates at init; returns ``(name, trainer)``."""
+    name = unique(prefix)
+    return name, make_trainer(tmp_path / name, teacher, tokenizer, push_to_hub=True, hub_model_id=name, **overrides)
+
+
 def logits(model, tokenizer, texts=("good fun movie", "bad dull plot", "the film was great and sad")):
     batch = tokenizer(list(texts), padding=True, return_tensors="pt")
     with torch.no_grad():
@@ -63,8 +69,7 @@ def logits(model, tokenizer, texts=("good fun movie", "bad dull plot", "the film
 
 
 def test_push_to_hub_sends_the_student_and_loads_back(hub, trained_teacher, tokenizer, tmp_path):
-    name = unique("tiny-student")
-    trainer = make_trainer(tmp_path / name, trained_teacher, tokenizer, push_to_hub=True, hub_model_id=name)
+    name, trainer = pushing_trainer("tiny-student", trained_teacher, tokenizer, tmp_path)
     assert trainer.hub_model_id == f"{USER}/{name}"  # created at init, in the token's namespace
     trainer.push_to_hub()
 
@@ -126,16 +131,7 @@ def test_card_metadata_round_trips_through_the_hub(hub, trained_teacher, tokeniz
 
 
 def test_private_repo(hub, trained_teacher, tokenizer, tmp_path):
-    name = unique("private-student")
-    trainer = make_trainer(
-        tmp_path / name,
-        trained_teacher,
-        tokenizer,
-        train=False,
-        push_to_hub=True,
-        hub_model_id=name,
-        hub_private_repo=True,
-    )
+    _, trainer = pushing_trainer("private", trained_teacher, tokenizer, tmp_path, train=False, hub_private_repo=True)
     trainer.push_to_hub()
     repo_id = trainer.hub_model_id
     assert HfApi().model_info(repo_id).private is True
@@ -145,18 +141,10 @@ def test_private_repo(hub, trained_teacher, tokenizer, tmp_path):
 
 
 def test_hub_strategy_checkpoint_pushes_student_and_last_checkpoint(hub, trained_teacher, tokenizer, tmp_path):
-    name = unique("ckpt-student")
-    trainer = make_trainer(
-        tmp_path / name,
-        trained_teacher,
-        tokenizer,
-        push_to_hub=True,
-        hub_model_id=name,
-        hub_strategy="checkpoint",
-        save_strategy="steps",
-        save_steps=4,
-        eval_strategy="no",
-    )
+    _, trainer = pushing_trainer(
+        "ckpt-student", trained_teacher, tokenizer, tmp_path, hub_strategy="checkpoint", save_strategy="steps",
+        save_steps=4, eval_strategy="no",
+    )  # fmt: skip
     trainer._finish_current_push()
     repo = hub.repo(trainer.hub_model_id)
     titles = [commit.title for commit in repo.commits.values()]
@@ -168,16 +156,8 @@ def test_hub_strategy_checkpoint_pushes_student_and_last_checkpoint(hub, trained
 
 
 def test_hub_strategy_end_pushes_nothing_during_training(hub, trained_teacher, tokenizer, tmp_path):
-    name = unique("end-student")
-    trainer = make_trainer(
-        tmp_path / name,
-        trained_teacher,
-        tokenizer,
-        push_to_hub=True,
-        hub_model_id=name,
-        hub_strategy="end",
-        save_strategy="steps",
-        save_steps=4,
+    _, trainer = pushing_trainer(
+        "end-student", trained_teacher, tokenizer, tmp_path, hub_strategy="end", save_strategy="steps", save_steps=4
     )
     assert [c.title for c in hub.repo(trainer.hub_model_id).commits.values()] == ["initial commit"]
 
@@ -281,14 +261,12 @@ def test_results_json_of_the_run_feeds_the_card(hub, trained_teacher, tokenizer,
 
 
 @pytest.mark.slow
+@needs_checkpoints("minilm-l6")
 def test_real_size_student_round_trips_through_lfs(hub, tmp_path):
     """A 22M-parameter student (all-MiniLM-L6-v2 with a classifier): an 87 MB LFS upload and download."""
-    models = Path(os.environ.get("HF_DISTILL_MODELS", Path.home() / ".cache" / "hf-distill-models"))
-    if not (models / "minilm-l6" / "config.json").is_file():
-        pytest.skip(f"no minilm-l6 checkpoint in {models} (run ../shared/tools/get-models)")
     torch.manual_seed(0)
-    student = AutoModelForSequenceClassification.from_pretrained(models / "minilm-l6", num_labels=2)
-    tokenizer = AutoTokenizer.from_pretrained(models / "minilm-l6")
+    student = AutoModelForSequenceClassification.from_pretrained(MODELS / "minilm-l6", num_labels=2)
+    tokenizer = AutoTokenizer.from_pretrained(MODELS / "minilm-l6")
     output_dir = tmp_path / "run"
     student.save_pretrained(output_dir)
     tokenizer.save_pretrained(output_dir)

@@ -6,14 +6,14 @@ import pytest
 import torch
 import torch.nn.functional as F
 from safetensors.torch import load_file
-from transformers import AutoModelForSequenceClassification, TrainerCallback
+from transformers import AutoModelForSequenceClassification
 
 from hf_distill import DistillationDataCollator, DistillationTrainer
 from hf_distill.intermediate import PROJECTIONS_ATTR, PROJECTIONS_FILE
 from hf_distill.losses import attention_score_mse_loss, hidden_mse_loss, pkd_cls_loss
 from hf_distill.terms import PRESETS
 
-from tiny import quiet_args, sentiment_dataset, tiny_bert, tiny_encoder
+from tiny import StopAfter, quiet_args, sentiment_dataset, tiny_bert, tiny_encoder
 
 ROWS = [
     {"sentence": "good movie and great plot", "label": 1},
@@ -128,15 +128,6 @@ def test_every_preset_trains_same_width_and_narrower(tmp_path, tokenizer, traine
             if t["loss"] in {"hidden_mse", "embedding_mse", "cosine", "pkd"}
         }
     assert set(getattr(student, PROJECTIONS_ATTR, {}) or {}) == projected
-
-
-class StopAfter(TrainerCallback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step == self.step:
-            control.should_training_stop = True
 
 
 def test_projections_train_resume_exactly_and_stay_out_of_the_export(tmp_path, tokenizer, trained_teacher):

@@ -4,10 +4,6 @@ Needs ``../shared/tools/get-models`` (directory in ``HF_DISTILL_MODELS``) and ``
 otherwise.
 """
 
-import csv
-import os
-from pathlib import Path
-
 import datasets
 import pytest
 import torch
@@ -16,25 +12,10 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from hf_distill import DistillationDataCollator, DistillationTrainer, shallow_student
 from hf_distill.layers import AttentionCapture
 
+from real import MODELS, needs_checkpoints, needs_sst2, sst2_rows
 from tiny import quiet_args
 
-MODELS = Path(os.environ.get("HF_DISTILL_MODELS", Path.home() / ".cache" / "hf-distill-models"))
-SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "glue" / "SST-2"
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (MODELS / "mpnet-base" / "config.json").exists() or not (MODELS / "minilm-l6" / "config.json").exists(),
-        reason=f"real checkpoints missing: run ../shared/tools/get-models {MODELS}",
-    ),
-    pytest.mark.skipif(not (SST2 / "dev.tsv").exists(), reason=f"GLUE data missing at {SST2}"),
-]
-
-
-def sst2_rows(n: int) -> list[dict]:
-    with open(SST2 / "dev.tsv", newline="") as handle:
-        reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        return [{"sentence": row["sentence"], "label": int(row["label"])} for _, row in zip(range(n), reader)]
+pytestmark = [pytest.mark.slow, needs_checkpoints("mpnet-base", "minilm-l6"), needs_sst2("dev")]
 
 
 def test_shallow_mpnet_student_round_trips_and_scores_match_attention(tmp_path):
@@ -43,7 +24,7 @@ def test_shallow_mpnet_student_round_trips_and_scores_match_attention(tmp_path):
     teacher = AutoModelForSequenceClassification.from_pretrained(MODELS / "mpnet-base", num_labels=2).eval()
     student = shallow_student(teacher, "every_other").eval()
     assert student.config.num_hidden_layers == 6
-    batch = tokenizer([row["sentence"] for row in sst2_rows(4)], padding=True, return_tensors="pt")
+    batch = tokenizer([row["sentence"] for row in sst2_rows(4, "dev")], padding=True, return_tensors="pt")
     with torch.no_grad(), AttentionCapture(student, {"query": [6], "key": [6]}) as capture:
         outputs = student(**batch, output_attentions=True)
     probabilities = capture.scores(6).masked_fill(batch["attention_mask"][:, None, None, :] == 0, -1e9).softmax(-1)
@@ -65,14 +46,14 @@ def test_tinybert_terms_from_mpnet_teacher_into_minilm_student_with_projections(
         model=student,
         teacher_model=teacher,
         args=quiet_args(tmp_path, distill_preset="tinybert", distill_phases="joint", max_steps=3, logging_steps=1),
-        train_dataset=datasets.Dataset.from_list(sst2_rows(24)),
+        train_dataset=datasets.Dataset.from_list(sst2_rows(24, "dev")),
         data_collator=collator,
     )
     assert [(t.student_layer, t.teacher_layer) for t in trainer.intermediate.terms if t.loss == "hidden_mse"] == [
         (1, 2), (2, 4), (3, 6), (4, 8), (5, 10), (6, 12)
     ]  # fmt: skip
     assert student.distill_projections["hidden_mse"].weight.shape == (768, 384)
-    batch = trainer._prepare_inputs(collator(sst2_rows(8)))
+    batch = trainer._prepare_inputs(collator(sst2_rows(8, "dev")))
     assert torch.equal(batch["teacher_attention_mask"], batch["attention_mask"])  # same word pieces, ids + 4
     before = student.distill_projections["hidden_mse"].weight.clone()
     trainer.train()

@@ -9,7 +9,7 @@ from hf_distill.corpus import pack_blocks
 from hf_distill.masking import DynamicMaskingCollator, MaskingEpochCallback
 from hf_distill.progressive import ProgressiveTransferCallback
 
-from tiny import WORDS, quiet_args
+from tiny import WORDS, StopAfter, quiet_args
 
 
 def blocks(tokenizer, n=120):
@@ -102,15 +102,6 @@ def test_reduced_learning_rate_scales_the_lower_layers_update(tmp_path, tokenize
         scaled_update = scaled.params[2][name] - start
         expected = 0.25 * plain_update if lower(name) else plain_update
         torch.testing.assert_close(scaled_update, expected, atol=1e-7, rtol=1e-4, msg=name)
-
-
-class StopAfter(TrainerCallback):
-    def __init__(self, steps):
-        self.steps = steps
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step >= self.steps:
-            control.should_training_stop = True
 
 
 def test_resume_lands_in_the_right_stage(tmp_path, tokenizer):

@@ -4,10 +4,6 @@ Needs the checkpoints from ``../shared/tools/get-models`` (directory in ``HF_DIS
 ``~/.cache/hf-distill-models``) and the GLUE TSVs in ``../shared/data/glue``; skipped when either is missing.
 """
 
-import csv
-import os
-from pathlib import Path
-
 import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, TrainerCallback
@@ -15,25 +11,10 @@ from transformers.models.mpnet.modeling_mpnet import MPNetForSequenceClassificat
 
 from hf_distill import DistillationDataCollator, DistillationTrainer
 
+from real import MODELS, needs_checkpoints, needs_sst2, sst2_rows
 from tiny import quiet_args
 
-MODELS = Path(os.environ.get("HF_DISTILL_MODELS", Path.home() / ".cache" / "hf-distill-models"))
-SST2 = Path(__file__).resolve().parents[2] / "shared" / "data" / "glue" / "SST-2"
-
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (MODELS / "mpnet-base" / "config.json").exists() or not (MODELS / "minilm-l6" / "config.json").exists(),
-        reason=f"real checkpoints missing: run ../shared/tools/get-models {MODELS}",
-    ),
-    pytest.mark.skipif(not (SST2 / "train.tsv").exists(), reason=f"GLUE data missing at {SST2}"),
-]
-
-
-def sst2_rows(n: int) -> list[dict]:
-    with open(SST2 / "train.tsv", newline="") as handle:
-        reader = csv.DictReader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        return [{"sentence": row["sentence"], "label": int(row["label"])} for _, row in zip(range(n), reader)]
+pytestmark = [pytest.mark.slow, needs_checkpoints("mpnet-base", "minilm-l6"), needs_sst2("train")]
 
 
 class RecordKdLoss(TrainerCallback):
@@ -56,7 +37,7 @@ def test_mpnet_teacher_distils_into_minilm_student_through_two_tokenizers(tmp_pa
     student = AutoModelForSequenceClassification.from_pretrained(MODELS / "minilm-l6", num_labels=2)
     assert isinstance(teacher, MPNetForSequenceClassification)
 
-    rows = sst2_rows(8)
+    rows = sst2_rows(8, "train")
     collator = DistillationDataCollator(
         student_tokenizer, teacher_tokenizer=teacher_tokenizer, text_fields=["sentence"], max_length=64
     )

@@ -16,6 +16,8 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, Bert
 
 from hf_distill.glue import glue_metrics, load_glue
 
+from real import MODELS, needs_checkpoints
+
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "run_glue_distill.py"
 GLUE_DIR = Path(os.environ.get("HF_DISTILL_GLUE_DIR", ROOT.parent / "shared/data/glue"))
@@ -310,11 +312,8 @@ def test_general_configs_parse():
         assert distill_args.general_preset, config
 
 
-MODELS = Path(os.environ.get("HF_DISTILL_MODELS", Path.home() / ".cache" / "hf-distill-models"))
-
-
 @pytest.mark.slow
-@pytest.mark.skipif(not (MODELS / "minilm-l6" / "config.json").exists(), reason=f"no real checkpoints in {MODELS}")
+@needs_checkpoints("minilm-l6")
 def test_real_minilm_teacher_stage_then_shipped_distill_config(tmp_path):
     """The shipped configs on the real all-MiniLM-L6-v2, shrunk to 64 rows: teacher stage, then logit KD into
     layers 0, 2, 4 of the pre-trained checkpoint, from the teacher cache."""

@@ -46,7 +46,7 @@ def test_config_file_and_command_line_override(setup):
     assert corpus_args.block_size == 16 and student_args.student_num_layers == 2
     bad = tmp_path / "bad.yaml"
     bad.write_text(yaml.safe_dump({"teacher": "x"}))
-    with pytest.raises(ValueError, match=r"unknown settings \['teacher'\]"):
+    with pytest.raises(ValueError, match=r"unknown key\(s\) teacher;"):
         parse_arguments(["--config", str(bad)])
     with pytest.raises(ValueError, match="--teacher_model"):
         parse_arguments(["--general_preset", "tinybert", "--output_dir", str(tmp_path)])

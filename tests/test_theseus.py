@@ -31,25 +31,13 @@ from hf_distill import (
 from hf_distill.theseus import TheseusLayers, theseus_layers
 
 from theseus_distributed_run import run_theseus
-from tiny import sentiment_dataset, tokenized
+from tiny import StopAfter, quiet_args, sentiment_dataset, tokenized
 
 ROWS = ["good movie and great plot", "dull boring film", "the actor was bad but the scene was nice"]
 
 
 def train_args(output_dir, **overrides) -> TrainingArguments:
-    values = dict(
-        output_dir=str(output_dir),
-        report_to="none",
-        disable_tqdm=True,
-        use_cpu=True,
-        save_strategy="no",
-        per_device_train_batch_size=8,
-        learning_rate=1e-3,
-        seed=0,
-        remove_unused_columns=False,
-    )
-    values.update(overrides)
-    return TrainingArguments(**values)
+    return quiet_args(output_dir, TrainingArguments, **{"remove_unused_columns": False, **overrides})
 
 
 def make_trainer(output_dir, tokenizer, model, scheduler=None, rows=64, **overrides) -> Trainer:
@@ -276,15 +264,6 @@ def test_constant_then_successor_fine_tuning_and_linear_curriculum(tmp_path, tok
     assert all(all(draws) for draws in recorder.draws[-3:])  # successor fine-tuning: only successors run
     logged = [(log["step"], log["replacement_rate"]) for log in trainer.state.log_history if "loss" in log]
     assert logged == [(1, 0.3), (2, 0.3), (3, 0.3), (4, 1.0), (5, 1.0), (6, 1.0)]
-
-
-class StopAfter(TrainerCallback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step == self.step:
-            control.should_training_stop = True
 
 
 def test_resume_continues_the_same_curve_and_draws(tmp_path, tokenizer, trained_teacher):

@@ -8,7 +8,7 @@ from transformers import BertModel, TrainerCallback, TrainingArguments
 
 from hf_distill import DistillationDataCollator, DistillationTrainer, DistillationTrainingArguments
 
-from tiny import quiet_args, sentiment_dataset, tiny_bert
+from tiny import StopAfter, quiet_args, sentiment_dataset, tiny_bert
 
 
 def make_trainer(tmp_path, tokenizer, teacher, student=None, collator=None, train_rows=64, **arg_overrides):
@@ -278,15 +278,6 @@ def test_bf16_mixed_precision_trains(tmp_path, tokenizer, trained_teacher):
     trainer.train()
     losses = [log["loss"] for log in trainer.state.log_history if "loss" in log]
     assert len(losses) == 3 and all(0 < loss < 10 for loss in losses)
-
-
-class StopAfter(TrainerCallback):
-    def __init__(self, step):
-        self.step = step
-
-    def on_step_end(self, args, state, control, **kwargs):
-        if state.global_step == self.step:
-            control.should_training_stop = True
 
 
 def test_resume_from_checkpoint_continues_exactly(tmp_path, tokenizer, trained_teacher):

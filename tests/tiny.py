@@ -7,7 +7,7 @@ from pathlib import Path
 
 import datasets
 import torch
-from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast, TrainerCallback
 
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 POSITIVE = ["good", "great", "fine", "nice", "fun", "superb", "lovely", "warm"]
@@ -77,8 +77,9 @@ def sentiment_dataset(n: int, seed: int = 0, pairs: bool = False) -> datasets.Da
     return datasets.Dataset.from_dict(sentiment_rows(n, seed, pairs))
 
 
-def quiet_args(output_dir: Path | str, **overrides):
-    """`DistillationTrainingArguments` for tests: CPU, no reports, no progress bars, no checkpoints."""
+def quiet_args(output_dir: Path | str, arguments_class: type | None = None, **overrides):
+    """`DistillationTrainingArguments` (or ``arguments_class``, e.g. plain `TrainingArguments`) for tests: CPU, no
+    reports, no progress bars, no checkpoints."""
     from hf_distill import DistillationTrainingArguments
 
     values = dict(
@@ -93,7 +94,18 @@ def quiet_args(output_dir: Path | str, **overrides):
         seed=0,
     )
     values.update(overrides)
-    return DistillationTrainingArguments(**values)
+    return (arguments_class or DistillationTrainingArguments)(**values)
+
+
+class StopAfter(TrainerCallback):
+    """Stops training once ``step`` optimizer steps are done: a run killed after that step, for resume tests."""
+
+    def __init__(self, step: int):
+        self.step = step
+
+    def on_step_end(self, args, state, control, **kwargs):
+        if state.global_step >= self.step:
+            control.should_training_stop = True
 
 
 def tokenized(dataset: datasets.Dataset, tokenizer, prefix: str = "", text_field: str = "sentence"):

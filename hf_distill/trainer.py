@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import math
 import os
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -10,7 +11,7 @@ from typing import Any
 import safetensors.torch
 import torch
 from torch import nn
-from transformers import PreTrainedModel, Trainer, TrainingArguments
+from transformers import PreTrainedModel, Trainer, TrainingArguments, get_scheduler
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, EvalLoopOutput
 
 from ._meter import LossMeter
@@ -228,8 +229,27 @@ class DistillationTrainer(HubMixin, Trainer):
         phases = self.args.distill_phases
         if phases != "intermediate_then_prediction":
             return phases
-        boundary = self.args.intermediate_phase_ratio * self.state.max_steps
+        boundary = phase_boundary(self.args.intermediate_phase_ratio, self.state.max_steps)
         return "intermediate" if self.state.global_step < boundary else "prediction"
+
+    def create_scheduler(
+        self, num_training_steps: int, optimizer: torch.optim.Optimizer | None = None
+    ) -> torch.optim.lr_scheduler.LRScheduler:
+        """With ``intermediate_then_prediction``, each phase gets the configured schedule (warmup, decay) over its
+        own steps, as TinyBERT's two separate trainings do: otherwise the prediction phase, which alone trains the
+        classifier, would start at an already decayed learning rate."""
+        if self.lr_scheduler is not None or self.args.distill_phases != "intermediate_then_prediction":
+            return super().create_scheduler(num_training_steps, optimizer)
+        boundary = phase_boundary(self.args.intermediate_phase_ratio, num_training_steps)
+        intermediate, prediction = (
+            _schedule_factor(self.args, steps) for steps in (boundary, num_training_steps - boundary)
+        )
+        self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(
+            self.optimizer if optimizer is None else optimizer,
+            lambda step: intermediate(step) if step < boundary else prediction(step - boundary),
+        )
+        self._created_lr_scheduler = True
+        return self.lr_scheduler
 
     def _forward_with_terms(
         self, model: nn.Module, student_inputs: dict[str, Any], teacher_inputs: dict[str, Any]
@@ -384,6 +404,31 @@ class DistillationTrainer(HubMixin, Trainer):
             # Without labels the Trainer calls the model directly: the teacher's inputs must not reach it.
             inputs = split_teacher_inputs(inputs)[0]
         return super().prediction_step(model, inputs, prediction_loss_only, ignore_keys)
+
+
+def phase_boundary(intermediate_phase_ratio: float, max_steps: int) -> int:
+    """The first optimizer step of the prediction phase: steps ``< ratio * max_steps`` are intermediate."""
+    return math.ceil(intermediate_phase_ratio * max_steps)
+
+
+def _schedule_factor(args: TrainingArguments, num_steps: int) -> Callable[[int], float]:
+    """The learning-rate factor per step of ``args``' schedule over ``num_steps`` steps (warmup included)."""
+    probe = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
+    scheduler = get_scheduler(
+        args.lr_scheduler_type,
+        optimizer=probe,
+        num_warmup_steps=args.get_warmup_steps(num_steps),
+        num_training_steps=num_steps,
+        scheduler_specific_kwargs=args.lr_scheduler_kwargs,
+    )
+    if not isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR):
+        raise ValueError(
+            f"distill_phases='intermediate_then_prediction' restarts the learning-rate schedule for each phase, "
+            f"which needs a step-wise schedule; lr_scheduler_type={args.lr_scheduler_type!r} is not one. Use "
+            "'linear', 'cosine', 'constant_with_warmup', ... or run the two phases as two trainings "
+            "(distill_phases='intermediate', then 'prediction')."
+        )
+    return scheduler.lr_lambdas[0]
 
 
 def _has_cached_teacher_logits(dataset: Any) -> bool:

@@ -190,6 +190,23 @@ def test_tinybert_phases_intermediate_then_prediction(tmp_path, tokenizer, train
         assert log["loss"] == pytest.approx(0.5 * log["task_loss"] + 0.5 * log["kd_loss"], rel=1e-4)
 
 
+def test_each_tinybert_phase_has_its_own_learning_rate_schedule(tmp_path, tokenizer, trained_teacher):
+    """10 steps, ratio 0.4: linear decay with 1 warmup step over steps 0-3, then again over steps 4-9."""
+    trainer = make_trainer(
+        tmp_path, tokenizer, trained_teacher, tiny_bert(tokenizer, seed=2, layers=2), distill_preset="tinybert",
+        max_steps=10, logging_steps=1, intermediate_phase_ratio=0.4, learning_rate=1e-3, warmup_steps=1,
+        lr_scheduler_type="linear",
+    )  # fmt: skip
+    trainer.train()
+    logged = [log["learning_rate"] for log in trainer.state.log_history if "loss" in log]
+    # The rate each step used: phase 1 f(s) = s < 1 ? s : (4 - s) / 3, then phase 2 g(s) = s < 1 ? s : (6 - s) / 5
+    # from its own step 0 (one decay over all 10 steps would give 0.6 at step 4, not 0).
+    expected = [0, 1, 2 / 3, 1 / 3, 0, 1, 4 / 5, 3 / 5, 2 / 5, 1 / 5]
+    assert logged == pytest.approx([1e-3 * factor for factor in expected], abs=1e-9)
+    phases = ["attention_mse_loss" in log for log in trainer.state.log_history if "loss" in log]
+    assert phases == [True] * 4 + [False] * 6
+
+
 def attention_kl_by_hand(student, teacher, inputs, student_layer, teacher_layer):
     """METHODS sections 6/7 on the models' own eager attention maps (eval mode: no dropout), in plain loops."""
     maps = []

@@ -357,6 +357,22 @@ def run_distill_stage(model_args, data_args, training_args, method_args, task, t
     }
 
 
+def _warn_single_cpu_thread(training_args) -> None:
+    """`accelerate launch` without ``--cpu`` sets OMP_NUM_THREADS=1: a CPU-only run then uses one core."""
+    cores = os.cpu_count() or 1
+    per_process = cores // max(training_args.world_size, 1)
+    if training_args.device.type == "cpu" and torch.get_num_threads() == 1 and per_process > 1:
+        logger.warning(
+            "Training on CPU with 1 thread of %d cores (OMP_NUM_THREADS=%s; accelerate launch sets 1 unless given "
+            "--num_cpu_threads_per_process): pass `accelerate launch --num_cpu_threads_per_process %d ...` or set "
+            "OMP_NUM_THREADS=%d to use them.",
+            cores,
+            os.environ.get("OMP_NUM_THREADS"),
+            per_process,
+            per_process,
+        )
+
+
 def run(argv: list[str] | None = None) -> dict[str, Any]:
     model_args, data_args, training_args, method_args, config_path = parse_arguments(argv)
     task = get_task(data_args.task_name)
@@ -364,6 +380,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     transformers.set_seed(training_args.seed)  # fresh heads and layers are drawn before the Trainer seeds
     if not training_args.should_log:
         logger.setLevel(logging.WARNING)
+    _warn_single_cpu_thread(training_args)
     stale = Path(training_args.output_dir) / RESULTS_FILE
     if training_args.process_index == 0 and stale.exists():
         stale.unlink()  # a failed run must not leave an older run's results looking like its own

@@ -330,3 +330,15 @@ def test_real_minilm_teacher_stage_then_shipped_distill_config(tmp_path):
     assert set(results) == RESULT_KEYS and results["student"]["num_layers"] == 3
     assert results["compression_ratio"] > 1.3 and results["inference_speedup"] > 1.2  # 6 -> 3 layers
     assert results["trained_from_teacher_logits"] and results["teacher_cache"]["hit"] is False
+
+
+@pytest.mark.parametrize(("threads", "cores", "warned"), [(1, 2, True), (2, 2, False), (1, 1, False)])
+def test_a_cpu_run_on_one_thread_of_several_cores_says_how_to_use_them(monkeypatch, caplog, threads, cores, warned):
+    import run_glue_distill
+    from transformers import TrainingArguments
+
+    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
+    monkeypatch.setattr(os, "cpu_count", lambda: cores)
+    with caplog.at_level("WARNING", logger="run_glue_distill"):
+        run_glue_distill._warn_single_cpu_thread(TrainingArguments(output_dir="unused", use_cpu=True))
+    assert ("--num_cpu_threads_per_process 2" in caplog.text) is warned

@@ -15,7 +15,7 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 
 import run  # noqa: E402
-from harness import flops, glue_data, machine, report, training  # noqa: E402
+from harness import flops, glue_data, machine, report, suites, training  # noqa: E402
 from harness import quality as quality_module  # noqa: E402
 from harness.baseline import DocsDistillationTrainer  # noqa: E402
 
@@ -81,7 +81,9 @@ def test_other_sections_are_measured(results):
     assert case["latency_efficiency"] == pytest.approx(case["latency_speedup"] / case["flop_ratio"])
     quality = results["quality"]["cases"]["4->2 SST-2"]
     # Every method registered in recipes/methods.py runs too (as recipe:<name>), none is left out or estimated.
-    expected = {"teacher", "student_alone", "logit_kd", "preset:distilbert", *quality_module.recipe_methods()}
+    recipe_methods = quality_module.recipe_methods(suites.SUITES["tiny"]["quality"])
+    assert "recipe:bilstm@alone" in recipe_methods
+    expected = {"teacher", "student_alone", "logit_kd", "preset:distilbert", *recipe_methods}
     assert set(quality["methods"]) == expected
     assert quality["dev_rows"] == 64 and quality["train_rows"] == 64
     teacher_score = quality["methods"]["teacher"]["score"]
@@ -231,8 +233,6 @@ def test_reused_results_keep_their_source_and_machine(tmp_path):
 
 
 def test_suite_overrides():
-    from harness import suites
-
     settings = suites.with_overrides(suites.SUITES["quick"], ["training.rounds=1", 'quality.tasks=["RTE"]'])
     assert settings["training"]["rounds"] == 1 and settings["quality"]["tasks"] == ["RTE"]
     assert suites.SUITES["quick"]["training"]["rounds"] == 2  # the suite itself is untouched

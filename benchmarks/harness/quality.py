@@ -184,11 +184,21 @@ def run_recipe(
     """A method registered in ``recipes/methods.py`` (issue 4's registry), run through ``run_glue_distill.py``.
 
     Same teacher, student source and layers, rows (shuffle seed 0), epochs, batch, learning rate and ``seed`` as the
-    methods trained in this process; the method's own settings are its defaults. Reads ``results.json``.
+    methods trained in this process; the method's own settings are its defaults, then the suite's
+    ``recipe_args[name]``. ``name`` may be a variant ``method@label`` (e.g. ``bilstm@alone``): the same recipe method
+    with the variant's own ``recipe_args``, where ``--epochs_scale F`` (read here, not passed on) trains F times the
+    suite's epochs. Reads ``results.json``.
     """
+    method = name.split("@", 1)[0]
+    extra = list(sizes.get("recipe_args", {}).get(name, []))  # a method's own settings for this suite's sizes
+    epochs = sizes["epochs"]
+    if "--epochs_scale" in extra:  # the harness's own flag: this many times the suite's epochs
+        at = extra.index("--epochs_scale")
+        epochs = epochs * float(extra[at + 1])
+        del extra[at : at + 2]
     student = case["student"]
     with tempfile.TemporaryDirectory() as output_dir:
-        if name == "theseus":  # successors are built from the teacher's own layers, as many as the student has
+        if method == "theseus":  # successors are built from the teacher's own layers, as many as the student has
             student_args = ["--theseus_successor_layers", str(len(student["layers"]))]
         else:
             layers = ",".join(str(layer) for layer in student["layers"])
@@ -198,8 +208,8 @@ def run_recipe(
             "--teacher_model_name_or_path", case["teacher"], *student_args,
             "--task_name", task.lower().replace("-", ""), "--glue_dir", glue_dir,
             "--max_seq_length", str(sizes["max_length"]), "--train_shuffle_seed", "0",
-            "--distill_method", name, "--output_dir", output_dir, "--seed", str(seed), "--report_to", "none",
-            "--num_train_epochs", str(sizes["epochs"]), "--learning_rate", str(sizes["lr"]),
+            "--distill_method", method, "--output_dir", output_dir, "--seed", str(seed), "--report_to", "none",
+            "--num_train_epochs", str(epochs), "--learning_rate", str(sizes["lr"]),
             "--per_device_train_batch_size", str(sizes["batch"]), "--per_device_eval_batch_size", "64",
             "--save_strategy", "no", "--disable_tqdm", "true",
         ]  # fmt: skip
@@ -207,7 +217,7 @@ def run_recipe(
             command += ["--max_train_samples", str(sizes["train_rows"])]
         if sizes["dev_rows"] is not None:
             command += ["--max_eval_samples", str(sizes["dev_rows"])]
-        command += sizes.get("recipe_args", {}).get(name, [])  # a method's own settings for this suite's sizes
+        command += extra
         completed = subprocess.run(command, capture_output=True, text=True)
         if completed.returncode != 0:
             lines = [line for line in completed.stderr.splitlines() if line.strip()]
@@ -227,14 +237,16 @@ def run_recipe(
     }
 
 
-def recipe_methods() -> list[str]:
-    """``recipe:<name>`` for each method of ``recipes/methods.py`` but ``logit`` (measured here as logit_kd)."""
+def recipe_methods(sizes: dict[str, Any] | None = None) -> list[str]:
+    """``recipe:<name>`` for each method of ``recipes/methods.py`` but ``logit`` (measured here as logit_kd), then
+    each variant ``recipe:<method>@<label>`` that the suite's ``recipe_args`` defines."""
     sys.path.insert(0, str(REPO_ROOT / "recipes"))
     try:
         from methods import METHODS
     finally:
         sys.path.remove(str(REPO_ROOT / "recipes"))
-    return [f"recipe:{name}" for name in METHODS if name != "logit"]
+    variants = [name for name in (sizes or {}).get("recipe_args", {}) if "@" in name]
+    return [f"recipe:{name}" for name in [*(name for name in METHODS if name != "logit"), *variants]]
 
 
 SCORE_KEYS = ("score", "accuracy", "dev_accuracy", "dev_acc", "eval_accuracy")

@@ -103,7 +103,7 @@ def quality(
     else:
         out["not_available"]["intermediate presets"] = features["intermediate_presets"]["reason"]
     if features["recipes"]["available"]:
-        methods += quality_bench.recipe_methods()
+        methods += quality_bench.recipe_methods(sizes)
     else:
         out["not_available"]["recipe methods (Theseus, MetaDistil, BiLSTM, ...)"] = features["recipes"]["reason"]
     only = only or sizes.get("methods")

@@ -23,6 +23,13 @@ BILSTM_RECIPE_ARGS = {
     "bilstm@alone": [*_BILSTM_SHAPE, "--alpha", "0", "--epochs_scale", "5"],
 }
 
+# BERT-of-Theseus as recipes/configs/sst2_theseus_minilm.yaml runs it: successors copied from the first layer of
+# each group, rate 0.5 for half the steps, then successor fine-tuning. The recipe's defaults (successors copied from
+# layers 0..n-1, rate 0.5 to the end) leave the 3 successors at the majority class after 126 steps.
+THESEUS_RECIPE_ARGS = {"theseus": ["--theseus_successor_init", "group_first", "--theseus_replacing_steps", "0.5"]}
+
+METHOD_RECIPE_ARGS = {**BILSTM_RECIPE_ARGS, **THESEUS_RECIPE_ARGS}
+
 SUITES: dict[str, dict[str, Any]] = {
     "tiny": {
         # For the tests: one preset stands for all, and runs share this process (no interpreter start per run; the
@@ -42,7 +49,7 @@ SUITES: dict[str, dict[str, Any]] = {
         "quality": {
             "tasks": ["SST-2"], "train_rows": 64, "dev_rows": None, "epochs": 1, "batch": 16, "lr": 1e-3,
             "max_length": 32, "presets": ["distilbert"], "seeds": [0],
-            "recipe_args": {"fastbert": ["--fastbert_backbone_epochs", "0.5"], **BILSTM_RECIPE_ARGS},
+            "recipe_args": {"fastbert": ["--fastbert_backbone_epochs", "0.5"], **METHOD_RECIPE_ARGS},
         },
     },
     "quick": {
@@ -64,7 +71,7 @@ SUITES: dict[str, dict[str, Any]] = {
             "tasks": ["SST-2"], "cases": ["6->3"], "methods": ["student_alone", "logit_kd"], "train_rows": 2000,
             "dev_rows": None, "epochs": 2, "batch": 32,
             "lr": 5e-5, "max_length": 64, "seeds": [0],
-            "recipe_args": {"fastbert": ["--fastbert_backbone_epochs", "1"], **BILSTM_RECIPE_ARGS},
+            "recipe_args": {"fastbert": ["--fastbert_backbone_epochs", "1"], **METHOD_RECIPE_ARGS},
         },
     },
     "full": {
@@ -80,7 +87,7 @@ SUITES: dict[str, dict[str, Any]] = {
         "quality": {
             "tasks": ["SST-2", "MRPC", "RTE"], "train_rows": None, "dev_rows": None, "epochs": 3, "batch": 32,
             "lr": 5e-5, "max_length": 128, "finetune_missing_teachers": True, "seeds": [0, 1, 2],
-            "recipe_args": {"fastbert": ["--fastbert_backbone_epochs", "2"], **BILSTM_RECIPE_ARGS},
+            "recipe_args": {"fastbert": ["--fastbert_backbone_epochs", "2"], **METHOD_RECIPE_ARGS},
         },
     },
 }  # fmt: skip

@@ -20,7 +20,6 @@ unmasked tokens), which the logit objective reads token by token; presets withou
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -204,7 +203,7 @@ class GeneralDistillationTrainer(DistillationTrainer):
         if args is None:
             args = GeneralDistillationArguments(output_dir="trainer_output")
         elif not isinstance(args, GeneralDistillationArguments):
-            args = _upgrade_arguments(args)
+            args = GeneralDistillationArguments.from_training_arguments(args)
         needs_logits = args.distill_phases != "intermediate"
         if needs_logits:
             if model is not None and not has_mlm_head(model):
@@ -286,12 +285,6 @@ class GeneralDistillationTrainer(DistillationTrainer):
         if "loss" in logs and progressive is not None and progressive.num_stages is not None:
             logs["progressive_stage"] = progressive.stage_at(self.state.global_step - 1)
         super().log(logs, start_time)
-
-
-def _upgrade_arguments(args: TrainingArguments) -> GeneralDistillationArguments:
-    """A `GeneralDistillationArguments` with ``args``' values (general settings at their defaults)."""
-    values = {f.name: getattr(args, f.name) for f in dataclasses.fields(args) if f.init}
-    return GeneralDistillationArguments(**values)
 
 
 def student_auto_class(with_mlm_head: bool) -> type:

@@ -13,7 +13,8 @@ The initial random student is saved first (``random_student``), so the baseline 
 student before its general distillation.
 
 Task stage (the standard CPU protocol of the project): teacher ``minilm-sst2`` (fine-tuned MiniLM-L6); the first
-2000 SST-2 train rows after ``random.Random(0).shuffle``, max_length 64, batch 32, 2 epochs, seed 0; logit KD with
+2000 SST-2 train rows after ``random.Random(0).shuffle`` (``--train_rows``), max_length 64, batch 32, 2 epochs
+(``--task_epochs``), seed 0; logit KD with
 `DistillationTrainer` (T=2, alpha=0.5) and "student alone" (plain fine-tuning, `transformers.Trainer`); accuracy on
 the full SST-2 dev set (872 rows). The learning rate is a flag (``--task_lr``, default 5e-5 as in the protocol).
 Each row's result goes to ``WORK_DIR/results.json``; ``table`` prints them side by side.
@@ -153,7 +154,7 @@ def task_row(opts: argparse.Namespace, name: str) -> dict:
     )
     common = dict(
         output_dir=str(work / "task" / name), per_device_train_batch_size=32, per_device_eval_batch_size=64,
-        num_train_epochs=2, learning_rate=opts.task_lr, seed=0, report_to="none", disable_tqdm=True,
+        num_train_epochs=opts.task_epochs, learning_rate=opts.task_lr, seed=0, report_to="none", disable_tqdm=True,
         save_strategy="no", logging_steps=20, use_cpu=True, remove_unused_columns=False,
     )  # fmt: skip
     collator = DistillationDataCollator(tokenizer, text_fields=["sentence"], max_length=64)
@@ -178,6 +179,7 @@ def task_row(opts: argparse.Namespace, name: str) -> dict:
         "row": name, "init": init, "method": method, "dev_accuracy": accuracy(trainer, dev),
         "cached_teacher_logits": bool(method == "kd" and opts.cache_teacher_logits),
         "train_seconds": round(seconds, 1), "task_lr": opts.task_lr, "train_rows": len(train_rows),
+        "task_epochs": opts.task_epochs,
         "student_parameters": sum(p.numel() for p in student.parameters()),
     }  # fmt: skip
     if init == "general":
@@ -190,7 +192,9 @@ def task_row(opts: argparse.Namespace, name: str) -> dict:
 def save_result(work: Path, result: dict) -> None:
     path = work / "results.json"
     results = json.loads(path.read_text()) if path.exists() else {}
-    results[f"{result['row']}@lr{result['task_lr']}"] = result
+    results[f"{result['row']}@lr{result['task_lr']}@rows{result['train_rows']}x{result.get('task_epochs', 2)}"] = (
+        result
+    )
     path.write_text(json.dumps(results, indent=1))
 
 
@@ -200,16 +204,21 @@ def table(work: Path, teacher_path: str) -> None:
     teacher_acc = json.loads(info_path.read_text())["dev_accuracy"] if info_path.exists() else float("nan")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}")
     print(f"teacher minilm-sst2 (6L/384) dev accuracy: {teacher_acc:.4f}")
-    print(f"{'student init':<40} {'task training':<22} {'lr':>7} {'SST-2 dev acc':>14} {'train s':>8}")
-    for result in sorted(results.values(), key=lambda r: (r["task_lr"], r["method"], r["init"])):
+    print(
+        f"{'student init':<40} {'task training':<22} {'lr':>7} {'rows x epochs':>14} {'SST-2 dev acc':>14} "
+        f"{'train s':>8}"
+    )
+    order = lambda r: (r["train_rows"], r.get("task_epochs", 2), r["task_lr"], r["method"], r["init"])  # noqa: E731
+    for result in sorted(results.values(), key=order):
         init = (
             f"general-distilled ({result.get('general_preset')}, {result.get('general_steps')} st)"
             if result["init"] == "general"
             else "random (same init, no general KD)"
         )
         method = "logit KD (T=2, a=0.5)" if result["method"] == "kd" else "student alone"
+        size = f"{result['train_rows']} x {result.get('task_epochs', 2)}"
         print(
-            f"{init:<40} {method:<22} {result['task_lr']:>7.0e} {result['dev_accuracy']:>14.4f} "
+            f"{init:<40} {method:<22} {result['task_lr']:>7.0e} {size:>14} {result['dev_accuracy']:>14.4f} "
             f"{result['train_seconds']:>8.0f}"
         )
 
@@ -238,6 +247,7 @@ def main() -> None:
         "--cache_teacher_logits", type=int, default=1, help="1: precompute the task teacher's logits once"
     )
     parser.add_argument("--train_rows", type=int, default=2000)
+    parser.add_argument("--task_epochs", type=float, default=2.0)
     opts = parser.parse_args()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     work = Path(opts.work_dir)

@@ -317,14 +317,29 @@ def run_bilstm(out: Path, args: argparse.Namespace) -> dict | None:
 
 
 @torch.no_grad()
+@torch.inference_mode()
+def _seconds_per_batch(model: torch.nn.Module, inputs: list[dict]) -> float:
+    """Median over 3 passes of the mean forward time per batch of ``inputs``, after 3 warm-up batches."""
+    for batch in inputs[:3]:
+        model(**batch)
+    repeats = []
+    for _ in range(3):
+        start = time.perf_counter()
+        for batch in inputs:
+            model(**batch)
+        repeats.append((time.perf_counter() - start) / len(inputs))
+    return statistics.median(repeats)
+
+
 def run_speed(out: Path, args: argparse.Namespace) -> dict:
     """Forward time per batch on CPU, teacher vs the trained BiLSTM, over dev sentences (1 thread)."""
     torch.set_num_threads(args.threads)
     tokenizer, teacher = load_teacher()
-    student = AutoModelForSequenceClassification.from_pretrained(out / "bilstm_student").eval()
+    student_dir = args.student or out / "bilstm_student"
+    student = AutoModelForSequenceClassification.from_pretrained(student_dir).eval()
     teacher.eval()
     sentences = list(dev_set()["sentence"])
-    results = {"threads": args.threads, "cpu": platform.processor() or platform.machine()}
+    results = {"threads": args.threads, "cpu": platform.processor() or platform.machine(), "student": str(student_dir)}
     for batch_size, batches in ((1, 200), (32, 12)):
         inputs = [
             tokenizer(
@@ -338,15 +353,7 @@ def run_speed(out: Path, args: argparse.Namespace) -> dict:
         ]
         timings = {}
         for name, model in (("teacher", teacher), ("bilstm", student)):
-            for batch in inputs[:3]:  # warm-up
-                model(**batch)
-            repeats = []
-            for _ in range(3):
-                start = time.perf_counter()
-                for batch in inputs:
-                    model(**batch)
-                repeats.append((time.perf_counter() - start) / batches)
-            timings[name] = statistics.median(repeats)
+            timings[name] = _seconds_per_batch(model, inputs)
         results[f"batch_{batch_size}"] = {
             "teacher_ms": round(1000 * timings["teacher"], 2),
             "bilstm_ms": round(1000 * timings["bilstm"], 2),
@@ -412,6 +419,7 @@ def main() -> None:
     parser.add_argument("--bilstm-epochs", type=float, default=2.0)
     parser.add_argument("--bilstm-alpha", type=float, default=0.5)
     parser.add_argument("--threads", type=int, default=1, help="torch threads for --method speed")
+    parser.add_argument("--student", type=Path, help="--method speed: the BiLSTM to time (default OUT/bilstm_student)")
     parser.add_argument("--speed", action="store_true", help="--method bilstm: also run --method speed after it")
     parser.add_argument("--train-rows", type=int, default=2000, help=argparse.SUPPRESS)  # smaller: smoke runs only
     parser.add_argument("--dev-rows", type=int, default=None, help=argparse.SUPPRESS)

@@ -106,6 +106,14 @@ class DistillationTrainingArguments(TrainingArguments):
         metadata={"help": "Fraction of the optimizer steps spent in the intermediate phase, in (0, 1)."},
     )
 
+    intermediate_weight: float = field(
+        default=1.0,
+        metadata={
+            "help": "Multiplies the weight of every intermediate term (PKD's beta for its L_pt); tune it when the "
+            "terms' scale swamps the task and KD terms, e.g. 0.1 for a preset's unit weights."
+        },
+    )
+
     def __post_init__(self) -> None:
         self._resolve_intermediate_settings()
         if isinstance(self.teacher_model_init_kwargs, str):
@@ -160,13 +168,24 @@ class DistillationTrainingArguments(TrainingArguments):
                 f"intermediate_phase_ratio={self.intermediate_phase_ratio} must be in (0, 1): the fraction of the "
                 "optimizer steps spent on the intermediate terms before the prediction phase."
             )
+        if not self.intermediate_weight >= 0:
+            raise ValueError(f"intermediate_weight={self.intermediate_weight} must be >= 0: it scales term weights.")
+        if self.intermediate_weight != 1.0 and not self.intermediate_terms:
+            raise ValueError(
+                f"intermediate_weight={self.intermediate_weight} scales intermediate terms, but none are set: give "
+                "intermediate_terms or a distill_preset, or leave intermediate_weight at 1.0."
+            )
         if self.intermediate_terms and self.distill_phases != "joint" and self.ddp_find_unused_parameters is None:
             # A phase without terms leaves the projections without gradient; one without logits, the head.
             self.ddp_find_unused_parameters = True
 
     def intermediate_term_list(self) -> list[IntermediateTerm]:
-        """The configured intermediate terms (the preset's when not set explicitly)."""
-        return parse_terms(self.intermediate_terms)
+        """The configured intermediate terms (the preset's when not set explicitly), weights times
+        ``intermediate_weight``."""
+        return [
+            dataclasses.replace(term, weight=term.weight * self.intermediate_weight)
+            for term in parse_terms(self.intermediate_terms)
+        ]
 
     @classmethod
     def from_training_arguments(cls, args: TrainingArguments, **overrides: Any) -> DistillationTrainingArguments:

@@ -125,6 +125,17 @@ def test_user_settings_override_the_preset(tmp_path):
     assert (plain.intermediate_terms, plain.layer_mapping, plain.distill_phases) == (None, "uniform", "joint")
 
 
+def test_intermediate_weight_scales_every_term_weight(tmp_path):
+    terms = [{"loss": "hidden_mse", "weight": 2.0}, {"loss": "attention_kl"}]
+    args = DistillationTrainingArguments(output_dir=str(tmp_path), intermediate_terms=terms, intermediate_weight=0.25)
+    assert [term.weight for term in args.intermediate_term_list()] == [0.5, 0.25]
+    assert args.intermediate_terms == terms  # the configured terms stay as written (saved and logged that way)
+    (parsed,) = HfArgumentParser(DistillationTrainingArguments).parse_args_into_dataclasses(
+        ["--output_dir", str(tmp_path), "--distill_preset", "mobilebert", "--intermediate_weight", "0.1"]
+    )
+    assert [term.weight for term in parsed.intermediate_term_list()] == [0.1, 0.1]
+
+
 def test_intermediate_settings_from_cli_json_and_yaml(tmp_path):
     parser = HfArgumentParser(DistillationTrainingArguments)
     terms = [{"loss": "attention_mse", "student_layer": 1, "teacher_layer": 2, "weight": 0.5}]
@@ -160,6 +171,8 @@ def test_intermediate_settings_from_cli_json_and_yaml(tmp_path):
         ({"layer_mapping": "diagonal"}, r"layer_mapping='diagonal' is not one of uniform, skip, last"),
         ({"distill_phases": "intermediate"}, r"trains on intermediate terms, but none are set"),
         ({"distill_preset": "tinybert", "intermediate_phase_ratio": 1.0}, r"intermediate_phase_ratio=1.0 must be in"),
+        ({"distill_preset": "pkd-skip", "intermediate_weight": -0.5}, r"intermediate_weight=-0.5 must be >= 0"),
+        ({"intermediate_weight": 0.1}, r"intermediate_weight=0.1 scales intermediate terms, but none are set"),
     ],
 )
 def test_bad_intermediate_settings_are_refused(tmp_path, overrides, message):

@@ -255,3 +255,26 @@ def test_a_failing_method_is_recorded_and_the_others_measured(tmp_path):
     text = "\n".join(report._training({"case": "x", "batch": 4, "seq_len": 8, "rounds": 2, "warmup": 1,
                                        "cached_kd_source": "-", "methods": results}))  # fmt: skip
     assert "| preset:no-such-preset | failed: ValueError" in text
+
+
+def test_heldout_rows_follow_the_train_rows_and_preset_variants_carry_their_settings(tmp_path):
+    task_dir = tmp_path / "SST-2"
+    task_dir.mkdir()
+    lines = [f"sentence {index}\t{index % 2}" for index in range(10)]
+    (task_dir / "train.tsv").write_text("sentence\tlabel\n" + "\n".join(lines) + "\n")
+    (task_dir / "dev.tsv").write_text("sentence\tlabel\ndev a\t0\ndev b\t1\n")
+    sizes = {"train_rows": 4, "dev_rows": None, "heldout_rows": 3}
+    shuffled = glue_data.subset(glue_data.read_rows(tmp_path, "SST-2", "train"), None, shuffle_seed=0)
+    trained = glue_data.subset(glue_data.read_rows(tmp_path, "SST-2", "train"), 4, shuffle_seed=0)
+    heldout = quality_module.eval_rows(str(tmp_path), "SST-2", {**sizes, "eval_split": "heldout"})
+    assert heldout == shuffled[4:7] and not any(row in trained for row in heldout)
+    dev = quality_module.eval_rows(str(tmp_path), "SST-2", sizes)
+    assert [row["text"] for row in dev] == [["dev a"], ["dev b"]]
+    with pytest.raises(ValueError, match="eval_split='test'"):
+        quality_module.eval_rows(str(tmp_path), "SST-2", {**sizes, "eval_split": "test"})
+    variants = {**sizes, "preset_args": {"mobilebert@w0.1": {"intermediate_weight": 0.1}}}
+    assert quality_module.preset_settings("mobilebert@w0.1", variants) == {
+        "distill_preset": "mobilebert",
+        "intermediate_weight": 0.1,
+    }
+    assert quality_module.preset_settings("minilm", variants) == {"distill_preset": "minilm"}

@@ -71,7 +71,7 @@ def train_and_score(
             )
         elif method == "logit_kd" or method.startswith("preset:"):
             model = build(student_spec, seed=seed)
-            preset = {"distill_preset": method[7:]} if method.startswith("preset:") else {}
+            preset = preset_settings(method[7:], sizes) if method.startswith("preset:") else {}
             args = DistillationTrainingArguments(**common, temperature=2.0, alpha=0.5, **preset)
             trainer = DistillationTrainer(
                 model=model, teacher_model=teacher_path, args=args, train_dataset=train, data_collator=collator
@@ -90,6 +90,26 @@ def train_and_score(
         "eval_seconds": eval_seconds,
         "parameters": parameter_count(model),
     }
+
+
+def preset_settings(name: str, sizes: dict[str, Any]) -> dict[str, Any]:
+    """`DistillationTrainingArguments` settings of ``preset:<name>``: ``distill_preset`` and the suite's
+    ``preset_args[name]``. ``name`` may be a variant ``preset@label`` (e.g. ``mobilebert@w0.1``) with its own
+    ``preset_args`` entry."""
+    return {"distill_preset": name.split("@", 1)[0], **sizes.get("preset_args", {}).get(name, {})}
+
+
+def eval_rows(glue_dir: str, task: str, sizes: dict[str, Any]) -> list[dict[str, Any]]:
+    """The rows methods are scored on: the dev set (``eval_split`` "dev", the default), or for choosing settings
+    without looking at dev, "heldout": ``heldout_rows`` train rows right after the ``train_rows`` trained on (same
+    shuffle), which no method trains on."""
+    split = sizes.get("eval_split", "dev")
+    if split == "dev":
+        return glue_data.subset(glue_data.read_rows(glue_dir, task, "dev"), sizes["dev_rows"], shuffle_seed=None)
+    if split != "heldout" or sizes["train_rows"] is None:
+        raise ValueError(f"eval_split={split!r}: use 'dev', or 'heldout' with a train_rows subset.")
+    train = glue_data.subset(glue_data.read_rows(glue_dir, task, "train"), None, shuffle_seed=0)
+    return train[sizes["train_rows"] : sizes["train_rows"] + sizes.get("heldout_rows", 872)]
 
 
 def finetune_teacher(source: str, task: str, glue_dir: str, sizes: dict[str, Any], output_dir: str) -> dict:
@@ -119,7 +139,7 @@ def measure_case(
     """Teacher and each method on ``task`` for one teacher -> student case; scores and retention."""
     tokenizer = AutoTokenizer.from_pretrained(case["teacher"])
     train_rows = glue_data.subset(glue_data.read_rows(glue_dir, task, "train"), sizes["train_rows"], shuffle_seed=0)
-    dev_rows = glue_data.subset(glue_data.read_rows(glue_dir, task, "dev"), sizes["dev_rows"], shuffle_seed=None)
+    dev_rows = eval_rows(glue_dir, task, sizes)
     train = glue_data.tokenized(train_rows, tokenizer, sizes["max_length"])
     dev = glue_data.tokenized(dev_rows, tokenizer, sizes["max_length"])
     seeds = sizes.get("seeds", [0])
@@ -156,6 +176,7 @@ def measure_case(
         "metric": glue_data.TASKS[task][3],
         "train_rows": len(train_rows),
         "dev_rows": len(dev_rows),
+        "eval_split": sizes.get("eval_split", "dev"),
         "sizes": sizes,
         "methods": results,
         "source": "measured in this run",
@@ -189,6 +210,8 @@ def run_recipe(
     with the variant's own ``recipe_args``, where ``--epochs_scale F`` (read here, not passed on) trains F times the
     suite's epochs. Reads ``results.json``.
     """
+    if sizes.get("eval_split", "dev") != "dev":
+        raise ValueError(f"recipe method {name} scores on the task's dev set only; run it with eval_split 'dev'.")
     method = name.split("@", 1)[0]
     extra = list(sizes.get("recipe_args", {}).get(name, []))  # a method's own settings for this suite's sizes
     epochs = sizes["epochs"]

@@ -100,6 +100,7 @@ def quality(
         from hf_distill.terms import PRESETS
 
         methods += [f"preset:{name}" for name in (sizes.get("presets") or PRESETS)]
+        methods += [f"preset:{name}" for name in sizes.get("preset_args", {}) if "@" in name]  # variants
     else:
         out["not_available"]["intermediate presets"] = features["intermediate_presets"]["reason"]
     if features["recipes"]["available"]:

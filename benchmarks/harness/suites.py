@@ -30,6 +30,10 @@ THESEUS_RECIPE_ARGS = {"theseus": ["--theseus_successor_init", "group_first", "-
 
 METHOD_RECIPE_ARGS = {**BILSTM_RECIPE_ARGS, **THESEUS_RECIPE_ARGS}
 
+# DistillationTrainingArguments settings of the intermediate-layer presets (and variants ``preset@label``) beyond
+# distill_preset itself, chosen on held-out train rows (eval_split "heldout"), never on dev.
+PRESET_ARGS: dict[str, dict[str, Any]] = {}
+
 SUITES: dict[str, dict[str, Any]] = {
     "tiny": {
         # For the tests: one preset stands for all, and runs share this process (no interpreter start per run; the
@@ -48,7 +52,8 @@ SUITES: dict[str, dict[str, Any]] = {
         },
         "quality": {
             "tasks": ["SST-2"], "train_rows": 64, "dev_rows": None, "epochs": 1, "batch": 16, "lr": 1e-3,
-            "max_length": 32, "presets": ["distilbert"], "seeds": [0],
+            "max_length": 32, "presets": ["distilbert"], "seeds": [0], "eval_split": "dev", "heldout_rows": 872,
+            "preset_args": {},
             "recipe_args": {"fastbert": ["--fastbert_backbone_epochs", "0.5"], **METHOD_RECIPE_ARGS},
         },
     },
@@ -70,7 +75,8 @@ SUITES: dict[str, dict[str, Any]] = {
         "quality": {
             "tasks": ["SST-2"], "cases": ["6->3"], "methods": ["student_alone", "logit_kd"], "train_rows": 2000,
             "dev_rows": None, "epochs": 2, "batch": 32,
-            "lr": 5e-5, "max_length": 64, "seeds": [0],
+            "lr": 5e-5, "max_length": 64, "seeds": [0], "eval_split": "dev", "heldout_rows": 872,
+            "preset_args": PRESET_ARGS,
             "recipe_args": {"fastbert": ["--fastbert_backbone_epochs", "1"], **METHOD_RECIPE_ARGS},
         },
     },
@@ -87,6 +93,7 @@ SUITES: dict[str, dict[str, Any]] = {
         "quality": {
             "tasks": ["SST-2", "MRPC", "RTE"], "train_rows": None, "dev_rows": None, "epochs": 3, "batch": 32,
             "lr": 5e-5, "max_length": 128, "finetune_missing_teachers": True, "seeds": [0, 1, 2],
+            "eval_split": "dev", "heldout_rows": 872, "preset_args": PRESET_ARGS,
             "recipe_args": {"fastbert": ["--fastbert_backbone_epochs", "2"], **METHOD_RECIPE_ARGS},
         },
     },

@@ -278,3 +278,9 @@ def test_heldout_rows_follow_the_train_rows_and_preset_variants_carry_their_sett
         "intermediate_weight": 0.1,
     }
     assert quality_module.preset_settings("minilm", variants) == {"distill_preset": "minilm"}
+    # A recipe method scores its task dev.tsv: with eval_split "heldout" it gets a folder whose dev.tsv is those rows.
+    folder = quality_module.heldout_glue_dir(
+        str(tmp_path), "SST-2", {**sizes, "eval_split": "heldout"}, tmp_path / "h"
+    )
+    assert glue_data.read_rows(folder, "SST-2", "dev") == heldout
+    assert glue_data.read_rows(folder, "SST-2", "train") == glue_data.read_rows(tmp_path, "SST-2", "train")

@@ -9,6 +9,7 @@ dev rows; ``retention`` = method score / teacher score. Sizes are the suite's (`
 from __future__ import annotations
 
 import json
+import random
 import subprocess
 import sys
 import tempfile
@@ -112,6 +113,23 @@ def eval_rows(glue_dir: str, task: str, sizes: dict[str, Any]) -> list[dict[str,
     return train[sizes["train_rows"] : sizes["train_rows"] + sizes.get("heldout_rows", 872)]
 
 
+def heldout_glue_dir(glue_dir: str, task: str, sizes: dict[str, Any], into: str) -> str:
+    """A GLUE folder at ``into`` whose ``task/train.tsv`` is the original and whose ``task/dev.tsv`` holds the
+    held-out rows of `eval_rows` (raw lines, same shuffle as the recipe's ``--train_shuffle_seed 0``)."""
+    if sizes.get("eval_split") != "heldout" or sizes["train_rows"] is None:
+        raise ValueError(f"eval_split={sizes.get('eval_split')!r}: use 'dev', or 'heldout' with a train_rows subset.")
+    source = Path(glue_dir) / task / "train.tsv"
+    header, *lines = source.read_text(encoding="utf-8").splitlines()  # QUOTE_NONE: one row per line
+    order = list(range(len(lines)))
+    random.Random(0).shuffle(order)
+    heldout = order[sizes["train_rows"] : sizes["train_rows"] + sizes.get("heldout_rows", 872)]
+    target = Path(into) / task
+    target.mkdir(parents=True)
+    (target / "train.tsv").symlink_to(source.resolve())
+    (target / "dev.tsv").write_text("\n".join([header, *(lines[index] for index in heldout)]) + "\n", encoding="utf-8")
+    return into
+
+
 def finetune_teacher(source: str, task: str, glue_dir: str, sizes: dict[str, Any], output_dir: str) -> dict:
     """Fine-tune the full pretrained ``source`` on ``task`` (plain `Trainer`, the suite's rows/epochs/lr) as the
     task's teacher when none was given; saved with its tokenizer to ``output_dir``."""
@@ -210,8 +228,6 @@ def run_recipe(
     with the variant's own ``recipe_args``, where ``--epochs_scale F`` (read here, not passed on) trains F times the
     suite's epochs. Reads ``results.json``.
     """
-    if sizes.get("eval_split", "dev") != "dev":
-        raise ValueError(f"recipe method {name} scores on the task's dev set only; run it with eval_split 'dev'.")
     method = name.split("@", 1)[0]
     extra = list(sizes.get("recipe_args", {}).get(name, []))  # a method's own settings for this suite's sizes
     epochs = sizes["epochs"]
@@ -221,6 +237,8 @@ def run_recipe(
         del extra[at : at + 2]
     student = case["student"]
     with tempfile.TemporaryDirectory() as output_dir:
+        if sizes.get("eval_split", "dev") != "dev":  # the recipe scores its "dev" set: make it the held-out rows
+            glue_dir = heldout_glue_dir(glue_dir, task, sizes, f"{output_dir}/glue")
         if method == "theseus":  # successors are built from the teacher's own layers, as many as the student has
             student_args = ["--theseus_successor_layers", str(len(student["layers"]))]
         else:

@@ -1,4 +1,4 @@
-"""Pieces of the standard CPU benchmark protocol shared by this issue's benchmark scripts.
+"""Pieces of the standard CPU benchmark protocol shared by `metadistil_cost.py` and `bilstm_speed.py`.
 
 Protocol: teacher ``minilm-sst2``; student = 3-layer BERT from the pretrained ``minilm-l6`` keeping layers
 [0, 2, 4] (embeddings kept, fresh classifier); train rows = the first N of SST-2 train after
@@ -10,11 +10,9 @@ from __future__ import annotations
 import csv
 import os
 import random
-import resource
 from pathlib import Path
 
 import datasets
-import numpy as np
 import torch
 from torch import nn
 from transformers import AutoModelForSequenceClassification, PreTrainedModel
@@ -55,14 +53,3 @@ def three_layer_student(teacher: PreTrainedModel, seed: int = 0) -> PreTrainedMo
     student.config.num_hidden_layers = 3
     student.config.id2label, student.config.label2id = teacher.config.id2label, teacher.config.label2id
     return student
-
-
-def accuracy(prediction) -> dict[str, float]:
-    """``compute_metrics`` for the Trainer: dev accuracy."""
-    logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
-    return {"accuracy": float((np.argmax(logits, -1) == prediction.label_ids).mean())}
-
-
-def peak_rss_mib() -> float:
-    """This process's peak resident memory so far (MiB)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -85,11 +85,13 @@ def train_and_score(
         start = time.perf_counter()
         scores = _predict(trainer, dev, task)
         eval_seconds = time.perf_counter() - start
+    settings = preset_settings(method[7:], sizes) if method.startswith("preset:") else {}
     return {
         **scores,
         "train_seconds": train_seconds,
         "eval_seconds": eval_seconds,
         "parameters": parameter_count(model),
+        "settings": " ".join(f"{key}={value}" for key, value in settings.items() if key != "distill_preset"),
     }
 
 
@@ -275,6 +277,7 @@ def run_recipe(
         "train_seconds": recipe.get("train", {}).get("runtime_seconds"),
         "parameters": recipe["student"].get("parameters"),
         "via": "recipes/run_glue_distill.py",
+        "settings": " ".join(sizes.get("recipe_args", {}).get(name, [])),
     }
 
 

@@ -183,18 +183,21 @@ def _quality(section: dict | None) -> list[str]:
             title = f"### {key}: {entry['source']}; machine: {entry['machine']}; retention vs {reference}"
         else:
             title = (
-                f"### {key}: {entry.get('metric', 'score')} on {entry.get('dev_rows', '?')} dev rows, "
+                f"### {key}: {entry.get('metric', 'score')} on {entry.get('dev_rows', '?')} "
+                f"{'held-out train' if entry.get('eval_split') == 'heldout' else 'dev'} rows, "
                 f"{entry.get('train_rows', '?')} train rows, {entry['sizes']['epochs']} epochs ({entry['source']})"
             )
         lines += [title, ""]
         rows = [
             [method, _fmt(value["score"], 4), _seed_scores(value), _fmt(value["retention"], 4),
-             _fmt(value.get("train_seconds"), 0), value.get("parameters"), value.get("error", "").replace("|", "/")]
+             _fmt(value.get("train_seconds"), 0), value.get("parameters"), value.get("settings", ""),
+             value.get("error", "").replace("|", "/")]
             for method, value in entry["methods"].items()
         ]  # fmt: skip
         seeds = next((value["seeds"] for value in entry["methods"].values() if "seeds" in value), None)
         score_title = f"score (mean of seeds {seeds})" if seeds else "score"
-        lines += _table(["method", score_title, "per seed", "retention", "train s", "parameters", "error"], rows)
+        header = ["method", score_title, "per seed", "retention", "train s", "parameters", "settings", "error"]
+        lines += _table(header, rows)
         scores = {name: value["score"] for name, value in entry["methods"].items() if value["score"] is not None}
         if "student_alone" in scores and "teacher" in scores:
             methods = {name: score for name, score in scores.items() if name not in ("teacher", "student_alone")}

@@ -1,10 +1,13 @@
 """Does general (task-agnostic) distillation help? A general-distilled student vs the same student left random.
 
     # 1. general distillation over unlabeled GLUE sentences (resumable: rerun to continue from the last checkpoint)
-    python benchmarks/general_vs_random.py general --max_steps 200 --time_budget 290
+    python benchmarks/general_vs_random.py general --block_size 64 --max_steps 400 --time_budget 1300
     # 2. task distillation on SST-2, side by side for both students (rows can be run separately)
-    python benchmarks/general_vs_random.py task --rows general_kd,random_kd --task_lr 5e-4
+    python benchmarks/general_vs_random.py task --rows general_kd,random_kd --task_lr 2e-4 --train_rows 2000 \
+        --task_epochs 3
     python benchmarks/general_vs_random.py table
+
+(The last run's numbers, 2-core CPU: README "Results".)
 
 General stage: ``recipes/run_general_distill.py`` (``--general_preset``, default tinybert) from the pre-trained
 MiniLM-L6 checkpoint (6 layers, 384 wide, no task head) into a randomly initialised 4-layer student (384 wide, 12

@@ -30,15 +30,17 @@ THESEUS_RECIPE_ARGS = {"theseus": ["--theseus_successor_init", "group_first", "-
 
 # TinyBERT task distillation as METHODS.md 5 specifies it, data augmentation included: the preset (intermediate
 # terms alone for half the steps, then the prediction loss) on the rows plus 2 teacher-labelled copies of each,
-# words replaced by embedding neighbours (top 15) with probability 0.4, no masking, no n-gram sampling.
-TINYBERT_RECIPE_ARGS = {
-    "logit@tinybert-da": [
-        "--distill_preset", "tinybert", "--augment_copies", "2", "--augment_replace_prob", "0.4",
-        "--augment_mask_prob", "0", "--augment_ngram_prob", "0",
-    ],
+# words replaced by embedding neighbours (top 15) with probability 0.4, no masking, no n-gram sampling. MobileBERT
+# (its held-out-chosen weight, below) on the same augmented rows.
+_TINYBERT_AUGMENTATION = [
+    "--augment_copies", "2", "--augment_replace_prob", "0.4", "--augment_mask_prob", "0", "--augment_ngram_prob", "0",
+]  # fmt: skip
+AUGMENTED_PRESET_RECIPE_ARGS = {
+    "logit@tinybert-da": ["--distill_preset", "tinybert", *_TINYBERT_AUGMENTATION],
+    "logit@mobilebert-da": ["--distill_preset", "mobilebert", "--intermediate_weight", "0.1", *_TINYBERT_AUGMENTATION],
 }  # fmt: skip
 
-METHOD_RECIPE_ARGS = {**BILSTM_RECIPE_ARGS, **THESEUS_RECIPE_ARGS, **TINYBERT_RECIPE_ARGS}
+METHOD_RECIPE_ARGS = {**BILSTM_RECIPE_ARGS, **THESEUS_RECIPE_ARGS, **AUGMENTED_PRESET_RECIPE_ARGS}
 
 # DistillationTrainingArguments settings of the intermediate-layer presets (and variants ``preset@label``) beyond
 # distill_preset itself. At the quick suite's 126 steps the unit weights swamp the task and KD terms (MobileBERT's

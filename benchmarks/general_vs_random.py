@@ -195,9 +195,8 @@ def task_row(opts: argparse.Namespace, name: str) -> dict:
 def save_result(work: Path, result: dict) -> None:
     path = work / "results.json"
     results = json.loads(path.read_text()) if path.exists() else {}
-    results[f"{result['row']}@lr{result['task_lr']}@rows{result['train_rows']}x{result.get('task_epochs', 2)}"] = (
-        result
-    )
+    key = f"{result['row']}@lr{result['task_lr']}@rows{result['train_rows']}x{result.get('task_epochs', 2)}"
+    results[key] = result
     path.write_text(json.dumps(results, indent=1))
 
 

@@ -59,6 +59,7 @@ def train_and_score(
     from hf_distill import DistillationTrainer, DistillationTrainingArguments
 
     collator = DataCollatorWithPadding(tokenizer)
+    preset = preset_settings(method[7:], sizes) if method.startswith("preset:") else {}
     with tempfile.TemporaryDirectory() as output_dir:
         common = _args(output_dir, sizes, seed=seed)
         start = time.perf_counter()
@@ -72,7 +73,6 @@ def train_and_score(
             )
         elif method == "logit_kd" or method.startswith("preset:"):
             model = build(student_spec, seed=seed)
-            preset = preset_settings(method[7:], sizes) if method.startswith("preset:") else {}
             args = DistillationTrainingArguments(**common, temperature=2.0, alpha=0.5, **preset)
             trainer = DistillationTrainer(
                 model=model, teacher_model=teacher_path, args=args, train_dataset=train, data_collator=collator
@@ -85,13 +85,12 @@ def train_and_score(
         start = time.perf_counter()
         scores = _predict(trainer, dev, task)
         eval_seconds = time.perf_counter() - start
-    settings = preset_settings(method[7:], sizes) if method.startswith("preset:") else {}
     return {
         **scores,
         "train_seconds": train_seconds,
         "eval_seconds": eval_seconds,
         "parameters": parameter_count(model),
-        "settings": " ".join(f"{key}={value}" for key, value in settings.items() if key != "distill_preset"),
+        "settings": " ".join(f"{key}={value}" for key, value in preset.items() if key != "distill_preset"),
     }
 
 
@@ -106,30 +105,33 @@ def eval_rows(glue_dir: str, task: str, sizes: dict[str, Any]) -> list[dict[str,
     """The rows methods are scored on: the dev set (``eval_split`` "dev", the default), or for choosing settings
     without looking at dev, "heldout": ``heldout_rows`` train rows right after the ``train_rows`` trained on (same
     shuffle), which no method trains on."""
-    split = sizes.get("eval_split", "dev")
-    if split == "dev":
+    if sizes.get("eval_split", "dev") == "dev":
         return glue_data.subset(glue_data.read_rows(glue_dir, task, "dev"), sizes["dev_rows"], shuffle_seed=None)
-    if split != "heldout" or sizes["train_rows"] is None:
-        raise ValueError(f"eval_split={split!r}: use 'dev', or 'heldout' with a train_rows subset.")
-    train = glue_data.subset(glue_data.read_rows(glue_dir, task, "train"), None, shuffle_seed=0)
-    return train[sizes["train_rows"] : sizes["train_rows"] + sizes.get("heldout_rows", 872)]
+    rows = glue_data.read_rows(glue_dir, task, "train")
+    return [rows[index] for index in _heldout_indexes(len(rows), sizes)]
 
 
 def heldout_glue_dir(glue_dir: str, task: str, sizes: dict[str, Any], into: str) -> str:
     """A GLUE folder at ``into`` whose ``task/train.tsv`` is the original and whose ``task/dev.tsv`` holds the
     held-out rows of `eval_rows` (raw lines, same shuffle as the recipe's ``--train_shuffle_seed 0``)."""
-    if sizes.get("eval_split") != "heldout" or sizes["train_rows"] is None:
-        raise ValueError(f"eval_split={sizes.get('eval_split')!r}: use 'dev', or 'heldout' with a train_rows subset.")
     source = Path(glue_dir) / task / "train.tsv"
     header, *lines = source.read_text(encoding="utf-8").splitlines()  # QUOTE_NONE: one row per line
-    order = list(range(len(lines)))
-    random.Random(0).shuffle(order)
-    heldout = order[sizes["train_rows"] : sizes["train_rows"] + sizes.get("heldout_rows", 872)]
+    heldout = _heldout_indexes(len(lines), sizes)
     target = Path(into) / task
     target.mkdir(parents=True)
     (target / "train.tsv").symlink_to(source.resolve())
     (target / "dev.tsv").write_text("\n".join([header, *(lines[index] for index in heldout)]) + "\n", encoding="utf-8")
     return into
+
+
+def _heldout_indexes(num_rows: int, sizes: dict[str, Any]) -> list[int]:
+    """File positions of the held-out train rows: ``heldout_rows`` rows right after the first ``train_rows`` of
+    the ``random.Random(0)`` shuffle that `glue_data.subset` and the recipe's ``--train_shuffle_seed 0`` apply."""
+    if sizes.get("eval_split") != "heldout" or sizes["train_rows"] is None:
+        raise ValueError(f"eval_split={sizes.get('eval_split')!r}: use 'dev', or 'heldout' with a train_rows subset.")
+    order = list(range(num_rows))
+    random.Random(0).shuffle(order)
+    return order[sizes["train_rows"] : sizes["train_rows"] + sizes.get("heldout_rows", 872)]
 
 
 def finetune_teacher(source: str, task: str, glue_dir: str, sizes: dict[str, Any], output_dir: str) -> dict:

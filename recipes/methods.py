@@ -48,6 +48,7 @@ from hf_distill import (
 from hf_distill.early_exit import BRANCH_POOLINGS, check_speed
 from hf_distill.early_exit_report import write_speed_results
 from hf_distill.glue import GlueTask
+from hf_distill.metadistil import split_quiz
 
 
 @dataclass
@@ -339,6 +340,19 @@ class MetaDistilArguments:
     )
 
 
+def _gold_row_quiz(train: datasets.Dataset, quiz_size: float, seed: int) -> tuple[datasets.Dataset, datasets.Dataset]:
+    """``(train, quiz)`` for augmented training rows (``augmented_from``: -1 on the gold rows, which come first, the
+    source row's index on each copy). The quiz is held out of the gold rows, since the copies have no gold label
+    for the quiz loss, and the copies of quiz rows leave training with them, so no quiz sentence is trained on."""
+    sources = train["augmented_from"]
+    gold = [i for i, source in enumerate(sources) if source == -1]
+    if gold != list(range(len(gold))):
+        raise ValueError("MetaDistil with augmented rows expects the gold rows first (augmented_from == -1).")
+    quiz_rows = set(split_quiz(gold, quiz_size, seed)[1])
+    keep = [i for i, source in enumerate(sources) if i not in quiz_rows and source not in quiz_rows]
+    return train.select(keep), train.select(sorted(quiz_rows))
+
+
 def _metadistil_trainer(context: MethodContext) -> Trainer:
     settings = context.method_args or MetaDistilArguments()
     args = MetaDistilTrainingArguments.from_training_arguments(
@@ -349,14 +363,20 @@ def _metadistil_trainer(context: MethodContext) -> Trainer:
         pilot_learning_rate=settings.metadistil_pilot_learning_rate,
         save_teacher=settings.metadistil_save_teacher,
     )
-    return MetaDistilTrainer(teacher_model=context.teacher, **context.trainer_kwargs(args=args))
+    kwargs = context.trainer_kwargs(args=args)
+    if "augmented_from" in context.train_dataset.column_names:
+        kwargs["train_dataset"], kwargs["quiz_dataset"] = _gold_row_quiz(
+            context.train_dataset, args.quiz_size, args.seed
+        )
+    return MetaDistilTrainer(teacher_model=context.teacher, **kwargs)
 
 
 register(
     Method(
         name="metadistil",
         help="MetaDistil (Zhou et al.): the teacher learns from the student's quiz loss through a pilot update; "
-        "--metadistil_* settings. Needs the live teacher (no teacher cache).",
+        "--metadistil_* settings. Needs the live teacher (no teacher cache). With augment_copies the quiz is held out "
+        "of the gold rows, their copies with them.",
         build_trainer=_metadistil_trainer,
         arguments=MetaDistilArguments,
     )

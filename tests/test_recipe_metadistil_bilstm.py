@@ -1,5 +1,9 @@
 """The recipe's `metadistil` and `bilstm` entries (recipes/methods.py) end to end: tiny models, real SST-2 rows."""
 
+import math
+
+import datasets
+import pytest
 import torch
 from transformers import AutoModelForSequenceClassification
 
@@ -31,6 +35,33 @@ def test_metadistil_method_trains_the_teacher_too(tmp_path, models):  # noqa: F8
     original = AutoModelForSequenceClassification.from_pretrained(models["teacher"])
     moved = [not torch.equal(p, original.get_parameter(n)) for n, p in updated.named_parameters()]
     assert any(moved)
+
+
+def test_metadistil_with_augmentation_quizzes_on_gold_rows_only(tmp_path, models):  # noqa: F811
+    out = tmp_path / "out"
+    flags = [*common_flags(out), "--teacher_model_name_or_path", models["teacher"], "--distill_method", "metadistil"]
+    flags += ["--student_model_name_or_path", models["pretrained_student"], "--metadistil_quiz_size", 8]
+    flags += ["--augment_copies", 1, "--augment_replace_prob", 0.5, "--augment_mask_prob", 0]
+    assert recipe_main(flags) == 0
+    results = read_results(out)
+    assert results["train"]["augmented_rows"] == TRAIN_ROWS
+    # 80 rows, less 8 gold quiz rows and their 8 copies: 64 rows x 2 epochs / batch 8.
+    assert results["train"]["global_step"] == 2 * (2 * TRAIN_ROWS - 16) // 8
+    assert math.isfinite(results["train"]["train_loss"])
+
+
+def test_gold_row_quiz_holds_out_gold_rows_and_their_copies():
+    from methods import _gold_row_quiz  # recipes/methods.py; test_recipe put recipes/ on sys.path
+
+    rows = datasets.Dataset.from_dict({"augmented_from": [-1] * 4 + [0, 0, 1, 1, 2, 2, 3, 3], "row": list(range(12))})
+    train, quiz = _gold_row_quiz(rows, quiz_size=2, seed=0)
+    quiz_rows = set(quiz["row"])
+    assert len(quiz_rows) == 2 and quiz_rows <= {0, 1, 2, 3} and set(quiz["augmented_from"]) == {-1}
+    assert len(train) == 12 - 2 - 4
+    assert not quiz_rows & (set(train["row"]) | set(train["augmented_from"]))
+    shuffled = rows.select([4, 0, 1, 2, 3, *range(5, 12)])
+    with pytest.raises(ValueError, match="gold rows first"):
+        _gold_row_quiz(shuffled, quiz_size=2, seed=0)
 
 
 def test_bilstm_method_builds_and_exports_a_bilstm(tmp_path, models):  # noqa: F811

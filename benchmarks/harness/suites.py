@@ -28,20 +28,6 @@ BILSTM_RECIPE_ARGS = {
 # layers 0..n-1, rate 0.5 to the end) leave the 3 successors at the majority class after 126 steps.
 THESEUS_RECIPE_ARGS = {"theseus": ["--theseus_successor_init", "group_first", "--theseus_replacing_steps", "0.5"]}
 
-# TinyBERT task distillation as METHODS.md 5 specifies it, data augmentation included: the preset (intermediate
-# terms alone for half the steps, then the prediction loss) on the rows plus 2 teacher-labelled copies of each,
-# words replaced by embedding neighbours (top 15) with probability 0.4, no masking, no n-gram sampling. MobileBERT
-# (its held-out-chosen weight, below) on the same augmented rows.
-_TINYBERT_AUGMENTATION = [
-    "--augment_copies", "2", "--augment_replace_prob", "0.4", "--augment_mask_prob", "0", "--augment_ngram_prob", "0",
-]  # fmt: skip
-AUGMENTED_PRESET_RECIPE_ARGS = {
-    "logit@tinybert-da": ["--distill_preset", "tinybert", *_TINYBERT_AUGMENTATION],
-    "logit@mobilebert-da": ["--distill_preset", "mobilebert", "--intermediate_weight", "0.1", *_TINYBERT_AUGMENTATION],
-}  # fmt: skip
-
-METHOD_RECIPE_ARGS = {**BILSTM_RECIPE_ARGS, **THESEUS_RECIPE_ARGS, **AUGMENTED_PRESET_RECIPE_ARGS}
-
 # DistillationTrainingArguments settings of the intermediate-layer presets (and variants ``preset@label``) beyond
 # distill_preset itself. At the quick suite's 126 steps the unit weights swamp the task and KD terms (MobileBERT's
 # attention KL starts near 4.6 against 0.7 for the task loss); these weights were chosen on 872 held-out train rows
@@ -55,6 +41,35 @@ PRESET_ARGS: dict[str, dict[str, Any]] = {
     "minilm": {"intermediate_weight": 0.1},
     "minilmv2": {"intermediate_weight": 0.1},
 }
+
+# TinyBERT task distillation as METHODS.md 5 specifies it, data augmentation included: the preset (intermediate
+# terms alone for half the steps, then the prediction loss) on the rows plus 2 teacher-labelled copies of each,
+# words replaced by embedding neighbours (top 15) with probability 0.4, no masking, no n-gram sampling. The other
+# presets (with their weights above) on the same augmented rows, and logit KD on them as the control that separates
+# what the intermediate terms add from what the teacher-labelled copies add.
+_TINYBERT_AUGMENTATION = [
+    "--augment_copies", "2", "--augment_replace_prob", "0.4", "--augment_mask_prob", "0", "--augment_ngram_prob", "0",
+]  # fmt: skip
+_AUGMENTED_PRESETS = ("tinybert", "mobilebert", "pkd-skip", "pkd-last", "minilmv2")
+
+
+def _augmented_preset_args(preset: str) -> list[str]:
+    weight = PRESET_ARGS.get(preset, {}).get("intermediate_weight")
+    weight_args = ["--intermediate_weight", str(weight)] if weight is not None else []
+    return ["--distill_preset", preset, *weight_args, *_TINYBERT_AUGMENTATION]
+
+
+AUGMENTED_PRESET_RECIPE_ARGS = {
+    "logit@kd-da": list(_TINYBERT_AUGMENTATION),
+    **{f"logit@{preset}-da": _augmented_preset_args(preset) for preset in _AUGMENTED_PRESETS},
+}
+
+# MetaDistil on the same augmented rows; its quiz (10%) is held out of the gold rows, their copies with them.
+METADISTIL_RECIPE_ARGS = {"metadistil@da": list(_TINYBERT_AUGMENTATION)}
+
+METHOD_RECIPE_ARGS = {
+    **BILSTM_RECIPE_ARGS, **THESEUS_RECIPE_ARGS, **AUGMENTED_PRESET_RECIPE_ARGS, **METADISTIL_RECIPE_ARGS,
+}  # fmt: skip
 
 SUITES: dict[str, dict[str, Any]] = {
     "tiny": {

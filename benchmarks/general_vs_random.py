@@ -13,7 +13,10 @@ General stage: ``recipes/run_general_distill.py`` (``--general_preset``, default
 MiniLM-L6 checkpoint (6 layers, 384 wide, no task head) into a randomly initialised 4-layer student (384 wide, 12
 heads, FFN 1536), on the sentences of SST-2, MRPC and RTE ``train.tsv`` without labels, packed into blocks of 128.
 The initial random student is saved first (``random_student``), so the baseline is exactly the general-distilled
-student before its general distillation.
+student before its general distillation. ``--student_init 0,2,3,5`` starts the general stage from copied teacher
+layers instead (DistilBERT's initialisation; these four line up with TinyBERT's uniform 4 -> 6 layer map), saved
+first as ``copied_student``: the ``copied_kd`` row task-distils that copy without the general stage, which separates
+what the general stage adds from what the copied weights bring.
 
 Task stage (the standard CPU protocol of the project): teacher ``minilm-sst2`` (fine-tuned MiniLM-L6); the first
 2000 SST-2 train rows after ``random.Random(0).shuffle`` (``--train_rows``), max_length 64, batch 32, 2 epochs
@@ -58,9 +61,12 @@ GLUE = "/work/shared/data/glue"
 ROWS = {
     "general_kd": ("general", "kd"),
     "random_kd": ("random", "kd"),
+    "copied_kd": ("copied", "kd"),
     "general_alone": ("general", "alone"),
     "random_alone": ("random", "alone"),
 }
+# Where each init's task-stage student comes from, under WORK_DIR.
+SOURCES = {"general": "general", "random": "random_student", "copied": "copied_student"}
 
 
 def read_tsv(path: str) -> list[dict]:
@@ -82,17 +88,26 @@ class TimeBudget(TrainerCallback):
 
 def general_stage(opts: argparse.Namespace) -> None:
     work = Path(opts.work_dir)
-    random_dir = work / "random_student"
     teacher_path = opts.general_teacher
-    if not (random_dir / "config.json").exists():
+    teacher = AutoModel.from_pretrained(teacher_path)
+    start_dir = work / SOURCES["random"]
+    if not (start_dir / "config.json").exists():
         set_seed(0)
-        teacher = AutoModel.from_pretrained(teacher_path)
         student = build_general_student(teacher, "random", opts.layers, opts.hidden, opts.heads, opts.ffn)
-        student.save_pretrained(random_dir)
-        AutoTokenizer.from_pretrained(teacher_path).save_pretrained(random_dir)
+        student.save_pretrained(start_dir)
+        AutoTokenizer.from_pretrained(teacher_path).save_pretrained(start_dir)
+    if opts.student_init != "random":
+        # DistilBERT's initialisation: the general stage starts from copied teacher layers (same shape as the random
+        # student), and the copy itself, before any general step, is the `copied` row's start.
+        start_dir = work / SOURCES["copied"]
+        if not (start_dir / "config.json").exists():
+            student = build_general_student(teacher, opts.student_init, opts.layers, opts.hidden, opts.heads)
+            student.save_pretrained(start_dir)
+            AutoTokenizer.from_pretrained(teacher_path).save_pretrained(start_dir)
+    (work / "general_start.json").write_text(json.dumps({"student_init": opts.student_init}))
     files = [f"{opts.glue_dir}/{task}/train.tsv" for task in ("SST-2", "MRPC", "RTE")]
     argv = [
-        "--teacher_model", teacher_path, "--student_model", str(random_dir), "--general_preset", opts.preset,
+        "--teacher_model", teacher_path, "--student_model", str(start_dir), "--general_preset", opts.preset,
         "--text_files", *files, "--text_columns", "sentence", "sentence1", "sentence2", "#1 String", "#2 String",
         "--block_size", str(opts.block_size), "--output_dir", str(work / "general"),
         "--corpus_cache_dir", str(work / "corpus_cache"),
@@ -137,7 +152,7 @@ _CACHE: dict = {}
 def task_row(opts: argparse.Namespace, name: str) -> dict:
     init, method = ROWS[name]
     work = Path(opts.work_dir)
-    source = work / ("general" if init == "general" else "random_student")
+    source = work / SOURCES[init]
     if not (source / "config.json").exists():
         raise SystemExit(f"{source} has no model: run the general stage first.")
     import datasets
@@ -189,6 +204,9 @@ def task_row(opts: argparse.Namespace, name: str) -> dict:
         info = json.loads((work / "general" / "general_distill_results.json").read_text())
         result["general_steps"] = info["stages"][-1]["global_step"]
         result["general_preset"] = info["general_preset"]
+    if init != "random":
+        start = work / "general_start.json"
+        result["student_init"] = json.loads(start.read_text())["student_init"] if start.exists() else "random"
     return result
 
 
@@ -207,20 +225,22 @@ def table(work: Path, teacher_path: str) -> None:
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}")
     print(f"teacher minilm-sst2 (6L/384) dev accuracy: {teacher_acc:.4f}")
     print(
-        f"{'student init':<40} {'task training':<22} {'lr':>7} {'rows x epochs':>14} {'SST-2 dev acc':>14} "
+        f"{'student init':<52} {'task training':<22} {'lr':>7} {'rows x epochs':>14} {'SST-2 dev acc':>14} "
         f"{'train s':>8}"
     )
     order = lambda r: (r["train_rows"], r.get("task_epochs", 2), r["task_lr"], r["method"], r["init"])  # noqa: E731
     for result in sorted(results.values(), key=order):
-        init = (
-            f"general-distilled ({result.get('general_preset')}, {result.get('general_steps')} st)"
-            if result["init"] == "general"
-            else "random (same init, no general KD)"
-        )
+        start = result.get("student_init", "random")
+        start = "random" if start == "random" else f"teacher layers {start}"
+        init = {
+            "general": f"{start} + general ({result.get('general_preset')}, {result.get('general_steps')} st)",
+            "copied": f"{start}, no general KD",
+            "random": "random, no general KD",
+        }[result["init"]]
         method = "logit KD (T=2, a=0.5)" if result["method"] == "kd" else "student alone"
         size = f"{result['train_rows']} x {result.get('task_epochs', 2)}"
         print(
-            f"{init:<40} {method:<22} {result['task_lr']:>7.0e} {size:>14} {result['dev_accuracy']:>14.4f} "
+            f"{init:<52} {method:<22} {result['task_lr']:>7.0e} {size:>14} {result['dev_accuracy']:>14.4f} "
             f"{result['train_seconds']:>8.0f}"
         )
 
@@ -233,6 +253,11 @@ def main() -> None:
     parser.add_argument("--general_teacher", default=f"{MODELS}/minilm-l6")
     parser.add_argument("--task_teacher", default="/work/artifacts/teachers/minilm-sst2")
     parser.add_argument("--preset", default="tinybert")
+    parser.add_argument(
+        "--student_init",
+        default="random",
+        help="start of the general stage: 'random', or teacher layers to copy (e.g. '0,2,3,5', DistilBERT's init)",
+    )
     parser.add_argument("--layers", type=int, default=4)
     parser.add_argument("--hidden", type=int, default=384)
     parser.add_argument("--heads", type=int, default=12)

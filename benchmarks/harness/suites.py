@@ -50,7 +50,7 @@ PRESET_ARGS: dict[str, dict[str, Any]] = {
 _TINYBERT_AUGMENTATION = [
     "--augment_copies", "2", "--augment_replace_prob", "0.4", "--augment_mask_prob", "0", "--augment_ngram_prob", "0",
 ]  # fmt: skip
-_AUGMENTED_PRESETS = ("tinybert", "mobilebert", "pkd-skip", "pkd-last", "minilmv2")
+_AUGMENTED_PRESETS = ("tinybert", "mobilebert", "pkd-skip", "pkd-last", "minilm", "minilmv2")
 
 
 def _augmented_preset_args(preset: str) -> list[str]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -55,10 +56,12 @@ class DynamicMaskingCollator(DataCollatorForLanguageModeling):
         """Use the masks of ``epoch`` from now on (called at the start of each epoch)."""
         self.epoch = int(epoch)
 
-    def create_rng(self) -> None:
+    def create_rng(self, return_tensors: str | None = None) -> None:
         # The generator is re-seeded per block in torch_mask_tokens; nothing to set up here (this also works in
-        # processes that are not DataLoader workers).
+        # processes that are not DataLoader workers). transformers >= 5.24 passes return_tensors and recreates the
+        # generator whenever _generator_pid is not this process's.
         self.generator = torch.Generator()
+        self._generator_pid = os.getpid()
 
     def torch_mask_tokens(
         self, inputs: Any, special_tokens_mask: Any | None = None, offset_mapping: Any | None = None

@@ -20,7 +20,7 @@ what the general stage adds from what the copied weights bring.
 
 Task stage (the standard CPU protocol of the project): teacher ``minilm-sst2`` (fine-tuned MiniLM-L6); the first
 2000 SST-2 train rows after ``random.Random(0).shuffle`` (``--train_rows``), max_length 64, batch 32, 2 epochs
-(``--task_epochs``), seed 0; logit KD with
+(``--task_epochs``), seed 0 (``--task_seed``; the general stage always uses seed 0); logit KD with
 `DistillationTrainer` (T=2, alpha=0.5) and "student alone" (plain fine-tuning, `transformers.Trainer`); accuracy on
 the full SST-2 dev set (872 rows). The learning rate is a flag (``--task_lr``, default 5e-5 as in the protocol).
 Each row's result goes to ``WORK_DIR/results.json``; ``table`` prints them side by side.
@@ -166,14 +166,14 @@ def task_row(opts: argparse.Namespace, name: str) -> dict:
     )
     teacher = AutoModelForSequenceClassification.from_pretrained(opts.task_teacher)
     tokenizer = AutoTokenizer.from_pretrained(opts.task_teacher)
-    set_seed(0)
+    set_seed(opts.task_seed)
     student = AutoModelForSequenceClassification.from_pretrained(
         source, num_labels=2, id2label=teacher.config.id2label, label2id=teacher.config.label2id
     )
     common = dict(
         output_dir=str(work / "task" / name), per_device_train_batch_size=32, per_device_eval_batch_size=64,
-        num_train_epochs=opts.task_epochs, learning_rate=opts.task_lr, seed=0, report_to="none", disable_tqdm=True,
-        save_strategy="no", logging_steps=20, use_cpu=True, remove_unused_columns=False,
+        num_train_epochs=opts.task_epochs, learning_rate=opts.task_lr, seed=opts.task_seed, report_to="none",
+        disable_tqdm=True, save_strategy="no", logging_steps=20, use_cpu=True, remove_unused_columns=False,
     )  # fmt: skip
     collator = DistillationDataCollator(tokenizer, text_fields=["sentence"], max_length=64)
     train, dev = to_dataset(train_rows), to_dataset(dev_rows)
@@ -197,7 +197,7 @@ def task_row(opts: argparse.Namespace, name: str) -> dict:
         "row": name, "init": init, "method": method, "dev_accuracy": accuracy(trainer, dev),
         "cached_teacher_logits": bool(method == "kd" and opts.cache_teacher_logits),
         "train_seconds": round(seconds, 1), "task_lr": opts.task_lr, "train_rows": len(train_rows),
-        "task_epochs": opts.task_epochs,
+        "task_epochs": opts.task_epochs, "task_seed": opts.task_seed,
         "student_parameters": sum(p.numel() for p in student.parameters()),
     }  # fmt: skip
     if init == "general":
@@ -214,21 +214,29 @@ def save_result(work: Path, result: dict) -> None:
     path = work / "results.json"
     results = json.loads(path.read_text()) if path.exists() else {}
     key = f"{result['row']}@lr{result['task_lr']}@rows{result['train_rows']}x{result.get('task_epochs', 2)}"
+    key += f"@seed{result['task_seed']}" if result.get("task_seed", 0) else ""
     results[key] = result
     path.write_text(json.dumps(results, indent=1))
 
 
 def table(work: Path, teacher_path: str) -> None:
     results = json.loads((work / "results.json").read_text())
-    info_path = Path(teacher_path) / "teacher_info.json"
-    teacher_acc = json.loads(info_path.read_text())["dev_accuracy"] if info_path.exists() else float("nan")
+    # The recipe's teacher stage writes results.json; older teachers of this script wrote teacher_info.json.
+    recipe_path, info_path = Path(teacher_path) / "results.json", Path(teacher_path) / "teacher_info.json"
+    teacher_acc = float("nan")
+    if recipe_path.exists():
+        teacher_acc = json.loads(recipe_path.read_text())["teacher"]["metrics"]["accuracy"]
+    elif info_path.exists():
+        teacher_acc = json.loads(info_path.read_text())["dev_accuracy"]
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}")
     print(f"teacher minilm-sst2 (6L/384) dev accuracy: {teacher_acc:.4f}")
     print(
         f"{'student init':<52} {'task training':<22} {'lr':>7} {'rows x epochs':>14} {'SST-2 dev acc':>14} "
-        f"{'train s':>8}"
+        f"{'seed':>4} {'train s':>8}"
     )
-    order = lambda r: (r["train_rows"], r.get("task_epochs", 2), r["task_lr"], r["method"], r["init"])  # noqa: E731
+    order = lambda r: (  # noqa: E731
+        r["train_rows"], r.get("task_epochs", 2), r["task_lr"], r["method"], r["init"], r.get("task_seed", 0)
+    )  # fmt: skip
     for result in sorted(results.values(), key=order):
         start = result.get("student_init", "random")
         start = "random" if start == "random" else f"teacher layers {start}"
@@ -241,7 +249,7 @@ def table(work: Path, teacher_path: str) -> None:
         size = f"{result['train_rows']} x {result.get('task_epochs', 2)}"
         print(
             f"{init:<52} {method:<22} {result['task_lr']:>7.0e} {size:>14} {result['dev_accuracy']:>14.4f} "
-            f"{result['train_seconds']:>8.0f}"
+            f"{result.get('task_seed', 0):>4} {result['train_seconds']:>8.0f}"
         )
 
 
@@ -275,6 +283,7 @@ def main() -> None:
     )
     parser.add_argument("--train_rows", type=int, default=2000)
     parser.add_argument("--task_epochs", type=float, default=2.0)
+    parser.add_argument("--task_seed", type=int, default=0, help="seed of the task stage (student head, data order)")
     opts = parser.parse_args()
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     work = Path(opts.work_dir)

@@ -54,6 +54,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from hf_distill import DistillationDataCollator, DistillationTrainer, DistillationTrainingArguments  # noqa: E402
 from hf_distill.general import build_general_student  # noqa: E402
+from hf_distill.hub import load_results  # noqa: E402
 from recipes.run_general_distill import main as run_general_distill  # noqa: E402
 
 MODELS = os.environ.get("HF_DISTILL_MODELS", "/root/.cache/hf-distill-models")
@@ -221,13 +222,8 @@ def save_result(work: Path, result: dict) -> None:
 
 def table(work: Path, teacher_path: str) -> None:
     results = json.loads((work / "results.json").read_text())
-    # The recipe's teacher stage writes results.json; older teachers of this script wrote teacher_info.json.
-    recipe_path, info_path = Path(teacher_path) / "results.json", Path(teacher_path) / "teacher_info.json"
-    teacher_acc = float("nan")
-    if recipe_path.exists():
-        teacher_acc = json.loads(recipe_path.read_text())["teacher"]["metrics"]["accuracy"]
-    elif info_path.exists():
-        teacher_acc = json.loads(info_path.read_text())["dev_accuracy"]
+    teacher_results = load_results(teacher_path)  # the recipe's teacher stage writes results.json
+    teacher_acc = teacher_results["teacher"]["metrics"]["accuracy"] if teacher_results else float("nan")
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} CPUs, torch {torch.__version__}")
     print(f"teacher minilm-sst2 (6L/384) dev accuracy: {teacher_acc:.4f}")
     print(

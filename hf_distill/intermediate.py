@@ -24,7 +24,7 @@ from torch import nn
 
 from .layers import AttentionCapture, hidden_width, map_layers, num_heads, num_layers, resolve_layer
 from .losses import (
-    attention_kl_loss,
+    attention_score_kl_loss,
     attention_score_mse_loss,
     cosine_embedding_loss,
     embedding_mse_loss,
@@ -209,27 +209,14 @@ def _representation(loss: str, layer: int, outputs: Any, capture: AttentionCaptu
     return capture.states(source, layer)
 
 
-def _attention_probabilities(scores: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """``softmax(scores)`` over the real keys: ``[batch, heads, q, k]``, 0 on padded keys.
-
-    The attention distribution as the model computes it, but before attention dropout: a student in training mode
-    returns dropped-out (zeroed, rescaled) maps in ``outputs.attentions``, on which a KL is meaningless.
-    """
-    scores = scores.float()
-    if mask is not None:
-        scores = scores.masked_fill(~mask.bool()[:, None, None, :], torch.finfo(scores.dtype).min)
-    return scores.softmax(-1)
-
-
 _LOSS_FUNCTIONS = {
     "hidden_mse": lambda s, t, mask, heads: hidden_mse_loss(s, t, mask, reduction="none"),
     "embedding_mse": lambda s, t, mask, heads: embedding_mse_loss(s, t, mask, reduction="none"),
     "cosine": lambda s, t, mask, heads: cosine_embedding_loss(s, t, mask, reduction="none"),
     "pkd": lambda s, t, mask, heads: pkd_cls_loss(s, t, reduction="none"),
     "attention_mse": lambda s, t, mask, heads: attention_score_mse_loss(s, t, mask, reduction="none"),
-    "attention_kl": lambda s, t, mask, heads: attention_kl_loss(
-        _attention_probabilities(s, mask), _attention_probabilities(t, mask), mask, reduction="none"
-    ),
+    # From the scores (not outputs.attentions): the distributions before attention dropout, in log space.
+    "attention_kl": lambda s, t, mask, heads: attention_score_kl_loss(s, t, mask, reduction="none"),
     **{
         loss: lambda s, t, mask, heads: relation_kl_loss(s, t, heads, mask, reduction="none")
         for loss in ("value_relation", "qq_relation", "kk_relation", "vv_relation")

@@ -309,18 +309,50 @@ def attention_kl_loss(
 
     ``[batch, heads, seq, seq]`` attention probabilities (each query row sums to 1 over the real keys), equal head
     counts. Per example: ``(1 / (h * |x|)) * sum_heads sum_{real queries i} KL(A_t[i] || A_s[i])``, the KL summed
-    over the real keys.
+    over the real keys. Given pre-softmax scores, use `attention_score_kl_loss`: probabilities below float32's
+    smallest normal number (a score gap above about 87) lose their logarithm here.
     """
     _check_attention_maps(student_attentions, teacher_attentions, "attention maps")
-    batch, heads, seq, _ = student_attentions.shape
+    batch, _, seq, _ = student_attentions.shape
     keep = _token_mask(mask, batch, seq, student_attentions.device)
     tiny = torch.finfo(torch.float32).tiny
     log_p_s = student_attentions.float().clamp(min=tiny).log()
     log_p_t = teacher_attentions.detach().float().clamp(min=tiny).log()
+    return _per_example(_mean_row_kl(log_p_t, log_p_s, keep), reduction)
+
+
+def attention_score_kl_loss(
+    student_scores: torch.Tensor,
+    teacher_scores: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    reduction: Reduction = "mean",
+) -> torch.Tensor:
+    """`attention_kl_loss` on the distributions ``A = softmax(scores)`` over the real keys, given the scores.
+
+    ``student_scores`` and ``teacher_scores`` are pre-softmax ``[batch, heads, seq, seq]`` (``Q K^T / sqrt(d_k)``,
+    without the padding mask), equal head counts. ``log A`` is a masked ``log_softmax`` of the scores (float32), so
+    a peaked head keeps the exact log-probability (and gradient) of keys its softmax would round to 0.
+    """
+    _check_attention_maps(student_scores, teacher_scores, "attention scores")
+    batch, _, seq, _ = student_scores.shape
+    keep = _token_mask(mask, batch, seq, student_scores.device)
+    log_p_s = _masked_log_softmax(student_scores.float(), keep)
+    log_p_t = _masked_log_softmax(teacher_scores.detach().float(), keep)
+    return _per_example(_mean_row_kl(log_p_t, log_p_s, keep), reduction)
+
+
+def _masked_log_softmax(scores: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """``log softmax`` of ``scores [batch, heads, q, k]`` over the keys that ``keep [batch, k]`` marks real."""
+    scores = scores.masked_fill(~keep[:, None, None, :], torch.finfo(scores.dtype).min)
+    return F.log_softmax(scores, dim=-1)
+
+
+def _mean_row_kl(log_p_t: torch.Tensor, log_p_s: torch.Tensor, keep: torch.Tensor) -> torch.Tensor:
+    """``[batch]``: the row KL (over real keys) averaged over the heads and the real queries of each example."""
     per_row = _kl_rows(log_p_t, log_p_s, keep[:, None, None, :])  # [batch, heads, seq]
     per_row = torch.where(keep[:, None, :], per_row, torch.zeros_like(per_row))
-    count = keep.sum(-1).clamp(min=1).to(per_row.dtype) * heads
-    return _per_example(per_row.sum((-1, -2)) / count, reduction)
+    count = keep.sum(-1).clamp(min=1).to(per_row.dtype) * log_p_s.shape[1]
+    return per_row.sum((-1, -2)) / count
 
 
 def _log_relations(states: torch.Tensor, num_heads: int, keep: torch.Tensor, side: str) -> torch.Tensor:
@@ -333,9 +365,7 @@ def _log_relations(states: torch.Tensor, num_heads: int, keep: torch.Tensor, sid
         )
     head_dim = width // num_heads
     heads = states.float().reshape(batch, seq, num_heads, head_dim).transpose(1, 2)
-    relations = heads @ heads.transpose(-1, -2) / math.sqrt(head_dim)
-    relations = relations.masked_fill(~keep[:, None, None, :], torch.finfo(relations.dtype).min)
-    return F.log_softmax(relations, dim=-1)
+    return _masked_log_softmax(heads @ heads.transpose(-1, -2) / math.sqrt(head_dim), keep)
 
 
 def relation_kl_loss(
@@ -364,7 +394,4 @@ def relation_kl_loss(
     keep = _token_mask(mask, batch, seq, student_states.device)
     log_r_s = _log_relations(student_states, num_relation_heads, keep, "student")
     log_r_t = _log_relations(teacher_states.detach(), num_relation_heads, keep, "teacher")
-    per_row = _kl_rows(log_r_t, log_r_s, keep[:, None, None, :])
-    per_row = torch.where(keep[:, None, :], per_row, torch.zeros_like(per_row))
-    count = keep.sum(-1).clamp(min=1).to(per_row.dtype) * num_relation_heads
-    return _per_example(per_row.sum((-1, -2)) / count, reduction)
+    return _per_example(_mean_row_kl(log_r_t, log_r_s, keep), reduction)

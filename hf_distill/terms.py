@@ -21,9 +21,9 @@ class TermLoss:
     """What a loss reads and needs.
 
     Attributes:
-        source: ``"hidden"`` (``hidden_states``), ``"scores"`` (pre-softmax scores, hooks; ``attention_kl`` softmaxes
-            them over the real keys, so it sees the distributions before attention dropout, under any attention
-            implementation) or ``"query"``/``"key"``/``"value"`` (projections, hooks).
+        source: ``"hidden"`` (``hidden_states``), ``"scores"`` (pre-softmax scores, hooks; ``attention_kl`` takes a
+            masked log-softmax of them over the real keys, so it sees the distributions before attention dropout,
+            under any attention implementation) or ``"query"``/``"key"``/``"value"`` (projections, hooks).
         projectable: compares width-sized vectors, so a projection can map the student to the teacher's width.
         equal_heads: compares head by head: teacher and student need the same number of attention heads.
         help: one line for the docs.

@@ -249,6 +249,48 @@ def test_attention_kl_reads_distributions_before_attention_dropout(tmp_path, tok
     assert expected > 1e-3  # the two models do attend differently
 
 
+def test_attention_kl_of_a_peaked_student_head_matches_float64(tmp_path, tokenizer, trained_teacher):
+    """A student head with score gaps above 87 (its float32 softmax rounds keys to 0): the term and its gradient are
+    those of the float64 computation from the same scores."""
+    student = tiny_bert(tokenizer, seed=2, layers=2)
+    attention = student.bert.encoder.layer[0].attention.self
+    with torch.no_grad():
+        attention.query.weight.mul_(50)
+        attention.key.weight.mul_(50)
+    terms = [{"loss": "attention_kl", "student_layer": 1, "teacher_layer": 2}]
+    trainer = make_trainer(
+        tmp_path, tokenizer, trained_teacher, student, intermediate_terms=terms, distill_phases="intermediate"
+    )
+    loss = trainer.compute_loss(trainer.model, batch_of(trainer))
+    loss.backward()
+
+    inputs = inputs_of(tokenizer)
+    mask = inputs["attention_mask"]
+    student64, teacher64 = copy.deepcopy(student).double(), copy.deepcopy(trained_teacher).double()
+    student64.zero_grad()
+    scores_s = bert_scores(student64, student64(**inputs, output_hidden_states=True).hidden_states, 1)
+    with torch.no_grad():
+        scores_t = bert_scores(teacher64, teacher64(**inputs, output_hidden_states=True).hidden_states, 2)
+    real = mask.bool()[:, None, None, :]
+    gaps = scores_s.detach().masked_fill(~real, -1e9).amax(-1) - scores_s.detach().masked_fill(~real, 1e9).amin(-1)
+    assert gaps.max() > 100
+    per_example = []
+    for b in range(mask.shape[0]):
+        keep = mask[b].bool()
+        log_s = scores_s[b][:, keep][:, :, keep].log_softmax(-1)
+        log_t = scores_t[b][:, keep][:, :, keep].log_softmax(-1)
+        per_example.append((log_t.exp() * (log_t - log_s)).sum(-1).mean())
+    expected = torch.stack(per_example).mean()
+    expected.backward()
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    for name in ("query", "key"):
+        torch.testing.assert_close(
+            getattr(attention, name).weight.grad.double(),
+            getattr(student64.bert.encoder.layer[0].attention.self, name).weight.grad,
+            rtol=1e-3, atol=1e-6,
+        )  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("overrides", "student_kwargs", "message"),
     [

@@ -7,6 +7,7 @@ import torch
 
 from hf_distill.losses import (
     attention_kl_loss,
+    attention_score_kl_loss,
     attention_score_mse_loss,
     cosine_embedding_loss,
     embedding_mse_loss,
@@ -244,6 +245,51 @@ def test_attention_kl_on_distributions_by_hand():
     one = attention_kl_loss(torch.tensor([[[[0.25, 0.75]]]]), torch.tensor([[[[0.5, 0.5]]]]), torch.tensor([[1]]))
     assert one.item() == pytest.approx(0.143841, abs=1e-6)
     assert attention_kl_loss(torch.tensor(a_t), torch.tensor(a_t), torch.tensor(MASK)).item() == pytest.approx(0.0)
+
+
+def attention_kl_float64(scores_s, scores_t, mask):
+    """The attention KL per example in float64, on each example's real tokens sliced out (no masking involved)."""
+    per_example = []
+    for b in range(mask.shape[0]):
+        real = mask[b].bool()
+        log_s = scores_s[b][:, real][:, :, real].double().log_softmax(-1)
+        log_t = scores_t[b][:, real][:, :, real].double().log_softmax(-1)
+        per_example.append((log_t.exp() * (log_t - log_s)).sum(-1).mean())  # mean over heads and real queries
+    return torch.stack(per_example)
+
+
+def test_attention_score_kl_equals_the_by_hand_value_of_its_distributions():
+    per_example = attention_score_kl_loss(
+        torch.tensor(SCORES_S), torch.tensor(SCORES_T), torch.tensor(MASK), reduction="none"
+    )
+    probabilities = attention_kl_loss(
+        *(torch.tensor(scores).masked_fill(~torch.tensor(MASK).bool()[:, None, None, :], -1e9).softmax(-1)
+          for scores in (SCORES_S, SCORES_T)), torch.tensor(MASK), reduction="none",
+    )  # fmt: skip
+    assert per_example.tolist() == pytest.approx(probabilities.tolist(), rel=1e-5)
+    reference = attention_kl_float64(torch.tensor(SCORES_S), torch.tensor(SCORES_T), torch.tensor(MASK))
+    assert per_example.tolist() == pytest.approx(reference.tolist(), rel=1e-5)
+
+
+@pytest.mark.parametrize("scale", [30.0, 50.0])
+def test_attention_score_kl_of_peaked_heads_matches_float64(scale):
+    """Score gaps of several hundred: a float32 softmax rounds the student's probabilities of keys the teacher
+    attends to 0, whose log (and gradient) a masked log_softmax keeps exact."""
+    generator = torch.Generator().manual_seed(0)
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
+    base_s, base_t = (torch.randn(2, 3, 5, 5, generator=generator) for _ in range(2))
+    student = (base_s * scale).requires_grad_(True)
+    reference_student = (base_s.double() * scale).requires_grad_(True)
+    loss = attention_score_kl_loss(student, base_t * scale, mask)
+    reference = attention_kl_float64(reference_student, base_t.double() * scale, mask).mean()
+    real = mask[:, None, None, :].bool()
+    gaps = student.detach().masked_fill(~real, -1e9).amax(-1) - student.detach().masked_fill(~real, 1e9).amin(-1)
+    assert gaps.max() > 100
+    assert loss.item() == pytest.approx(reference.item(), rel=1e-5)
+    loss.backward()
+    reference.backward()
+    torch.testing.assert_close(student.grad.double(), reference_student.grad, rtol=1e-4, atol=1e-7)
+    assert student.grad[1, :, :, 3:].abs().sum() == 0 and student.grad[1, :, 3:].abs().sum() == 0  # padding
 
 
 def test_relation_kl_with_relation_heads_independent_of_widths_by_hand():

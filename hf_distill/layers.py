@@ -7,13 +7,14 @@ layers 1..N are the transformer layers, so ``hidden_states[m]`` is the output of
 Hidden states come from the model outputs (``output_hidden_states``). The projections Q, K, V and the pre-softmax
 scores ``Q K^T / sqrt(d_k)`` (from which attention terms compute distributions, before attention dropout and under
 any attention implementation) are not in the outputs: `AttentionCapture` records them with forward hooks on the
-attention projections named in `ARCHITECTURES`, a small per-architecture table.
+attention projections named in `ARCHITECTURES`, a small per-architecture table. `WordEmbeddingProbe` perturbs the
+word-embedding lookup's output and keeps it, for gradients with respect to the inputs.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import torch
@@ -238,3 +239,61 @@ class AttentionCapture:
         if self.position_bias is not None:
             scores = scores + self.position_bias
         return scores
+
+
+# ---- The word embeddings: perturbed, and differentiated with respect to ----
+
+
+def word_embeddings(model: nn.Module) -> nn.Embedding:
+    """``model.get_input_embeddings()``, the word-embedding lookup; `ValueError` naming the model when it has none."""
+    try:
+        embeddings = model.get_input_embeddings()
+    except (AttributeError, NotImplementedError):
+        embeddings = None
+    if not isinstance(embeddings, nn.Embedding):
+        raise ValueError(
+            f"{type(model).__name__} has no word-embedding lookup reachable through get_input_embeddings() (got "
+            f"{type(embeddings).__name__}), which the input_gradient term perturbs and differentiates: use a "
+            "transformers encoder (BERT, RoBERTa, MPNet, DistilBERT, ...) or implement get_input_embeddings()."
+        )
+    return embeddings
+
+
+class WordEmbeddingProbe:
+    """A forward hook on the word-embedding lookup (``get_input_embeddings()``: before position and token-type
+    embeddings are added) that can perturb its output ``E [batch, seq, d]`` and keeps what the model then reads::
+
+        with WordEmbeddingProbe(model, perturb=lambda e: e + noise) as probe:
+            logits = model(**inputs).logits
+        (grad,) = torch.autograd.grad(logits[:, 0].sum(), probe.embeddings)
+
+    The kept tensor always requires grad: a frozen model's lookup output is made a leaf that does, so gradients
+    reach it without reaching the model's weights. The hook is removed on exit.
+    """
+
+    def __init__(self, model: nn.Module, perturb: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+        self.model = model
+        self.lookup = word_embeddings(model)
+        self.perturb = perturb
+        self.embeddings: torch.Tensor | None = None
+        self._handle = None
+
+    def __enter__(self) -> WordEmbeddingProbe:
+        self.embeddings = None
+        self._handle = self.lookup.register_forward_hook(self._hook)
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._handle.remove()
+
+    def _hook(self, module: nn.Module, args: tuple, output: torch.Tensor) -> torch.Tensor:
+        if self.embeddings is not None:
+            raise ValueError(
+                f"The word embeddings of {type(self.model).__name__} ran twice in one forward pass; the input "
+                "gradient needs a model that looks its tokens up once."
+            )
+        embeddings = output if self.perturb is None else self.perturb(output)
+        if not embeddings.requires_grad:
+            embeddings = embeddings.detach().requires_grad_(True)
+        self.embeddings = embeddings
+        return embeddings

@@ -395,3 +395,46 @@ def relation_kl_loss(
     log_r_s = _log_relations(student_states, num_relation_heads, keep, "student")
     log_r_t = _log_relations(teacher_states.detach(), num_relation_heads, keep, "teacher")
     return _per_example(_mean_row_kl(log_r_t, log_r_s, keep), reduction)
+
+
+# ---- Input-gradient matching (METHODS.md section 13) ----
+
+
+def input_gradient_loss(
+    student_grad: torch.Tensor,
+    teacher_grad: torch.Tensor,
+    mask: torch.Tensor | None = None,
+    reduction: Reduction = "mean",
+    eps: float = 1e-12,
+) -> torch.Tensor:
+    """Input-gradient (Jacobian) matching: Srinivas & Fleuret, "Knowledge Transfer with Jacobian Matching" (ICML
+    2018, arXiv:1803.00443); Czarnecki et al., "Sobolev Training for Neural Networks" (NeurIPS 2017,
+    arXiv:1706.04859).
+
+    ``student_grad [batch, seq, d_s]`` and ``teacher_grad [batch, seq, d_t]`` are each model's gradient of one
+    scalar per example (the log-probability of the teacher's class) with respect to its word embeddings; ``mask
+    [batch, seq]`` marks the real tokens. Padding rows are set to zero first, so only real tokens count. Per example:
+
+    - same width (``d_s == d_t``): scale each gradient matrix to unit Frobenius norm and take the squared Frobenius
+      norm of the difference, ``|| G_s / ||G_s||_F - G_t / ||G_t||_F ||_F^2``;
+    - different widths: reduce each matrix to its per-token saliency ``a[i] = ||G[i]||_2`` (a ``[seq]`` vector,
+      whatever the width) and compare those the same way, ``|| a_s / ||a_s|| - a_t / ||a_t|| ||^2``.
+
+    Either value is ``2 - 2 cos`` of the two directions, in ``[0, 4]``. Norms are clamped at ``eps``, so an all-zero
+    gradient counts as the zero vector instead of giving NaN. The teacher side is detached; computed in float32, or
+    float64 for float64 inputs.
+    """
+    if student_grad.dim() != 3 or teacher_grad.dim() != 3 or student_grad.shape[:2] != teacher_grad.shape[:2]:
+        raise ValueError(
+            f"input_gradient_loss takes [batch, seq, width] gradients over the same tokens; got "
+            f"{tuple(student_grad.shape)} (student) and {tuple(teacher_grad.shape)} (teacher)."
+        )
+    batch, seq, _ = student_grad.shape
+    keep = _token_mask(mask, batch, seq, student_grad.device)[..., None]
+    dtype = torch.promote_types(student_grad.dtype, torch.float32)
+    g_s = torch.where(keep, student_grad.to(dtype), torch.zeros((), dtype=dtype, device=student_grad.device))
+    g_t = torch.where(keep, teacher_grad.detach().to(dtype), torch.zeros((), dtype=dtype, device=student_grad.device))
+    if g_s.shape[-1] != g_t.shape[-1]:
+        g_s, g_t = torch.linalg.vector_norm(g_s, dim=-1), torch.linalg.vector_norm(g_t, dim=-1)
+    difference = F.normalize(g_s.flatten(1), dim=-1, eps=eps) - F.normalize(g_t.flatten(1), dim=-1, eps=eps)
+    return _per_example(difference.pow(2).sum(-1), reduction)

@@ -21,7 +21,8 @@ class TermLoss:
     """What a loss reads and needs.
 
     Attributes:
-        source: ``"hidden"`` (``hidden_states``), ``"scores"`` (pre-softmax scores, hooks; ``attention_kl`` takes a
+        source: ``"hidden"`` (``hidden_states``), ``"input_gradient"`` (gradients with respect to the word embeddings,
+            from extra forward and backward passes), ``"scores"`` (pre-softmax scores, hooks; ``attention_kl`` takes a
             masked log-softmax of them over the real keys, so it sees the distributions before attention dropout,
             under any attention implementation) or ``"query"``/``"key"``/``"value"`` (projections, hooks).
         projectable: compares width-sized vectors, so a projection can map the student to the teacher's width.
@@ -46,9 +47,15 @@ TERM_LOSSES: dict[str, TermLoss] = {
     "qq_relation": TermLoss("query", False, False, "KL of query-query relations (MiniLMv2)"),
     "kk_relation": TermLoss("key", False, False, "KL of key-key relations (MiniLMv2)"),
     "vv_relation": TermLoss("value", False, False, "KL of value-value relations (MiniLMv2)"),
+    "input_gradient": TermLoss(
+        "input_gradient", False, False, "input-gradient matching on the word embeddings (Srinivas & Fleuret; EBBT)"
+    ),
 }
 RELATION_LOSSES = ("qq_relation", "kk_relation", "vv_relation")
 DISTILL_PHASES = ("joint", "intermediate", "prediction", "intermediate_then_prediction")
+# The "ebbt" preset's beta and sigma (see the preset).
+EBBT_WEIGHT = 1.0
+EBBT_NOISE = 0.1
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,9 @@ class IntermediateTerm:
         projection: pass the student's vectors through a learned linear map to the teacher's width first. None:
             only when the widths differ. False with different widths is an error.
         relation_heads: MiniLMv2 relation heads (qq/kk/vv_relation only); None: the student's head count.
+        noise: ``input_gradient`` only: ``sigma``, the scale of the Gaussian noise added to the word embeddings
+            before the gradients are taken, relative to the root mean square of each example's embeddings
+            (0: the gradients at the inputs themselves).
     """
 
     loss: str
@@ -71,6 +81,7 @@ class IntermediateTerm:
     weight: float = 1.0
     projection: bool | None = None
     relation_heads: int | None = None
+    noise: float = 0.0
 
     def __post_init__(self) -> None:
         if self.loss not in TERM_LOSSES:
@@ -86,6 +97,18 @@ class IntermediateTerm:
             raise ValueError(
                 f"The {self.loss} term cannot use a projection: it compares attention maps or relations, whose "
                 "shape does not depend on the width. Remove projection=True."
+            )
+        if isinstance(self.noise, bool) or not (isinstance(self.noise, (int, float)) and self.noise >= 0):
+            raise ValueError(
+                f"The {self.loss} term has noise={self.noise!r}; the noise scale sigma must be a number >= 0 (0 = "
+                "no noise)."
+            )
+        if self.noise and self.loss != "input_gradient":
+            raise ValueError(f"noise={self.noise} is only for the input_gradient term, not {self.loss}.")
+        if self.loss == "input_gradient" and self.student_layer is not None:
+            raise ValueError(
+                "The input_gradient term reads the gradients with respect to the word embeddings: remove "
+                f"student_layer/teacher_layer ({self.student_layer}, {self.teacher_layer})."
             )
         if self.relation_heads is not None and (self.loss not in RELATION_LOSSES or self.relation_heads < 1):
             raise ValueError(
@@ -181,5 +204,12 @@ PRESETS: dict[str, Preset] = {
         "uniform",
         "joint",
         "any depth, width and head count",
+    ),
+    # Gradient transfer (METHODS.md 13): logit KD plus input-gradient matching at noise-perturbed word embeddings.
+    "ebbt": Preset(
+        (IntermediateTerm("input_gradient", weight=EBBT_WEIGHT, noise=EBBT_NOISE),),
+        "uniform",
+        "joint",
+        "any depth and width, the teacher's tokenizer (BERT, RoBERTa, MPNet, DistilBERT)",
     ),
 }

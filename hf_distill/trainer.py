@@ -127,6 +127,8 @@ class DistillationTrainer(HubMixin, Trainer):
                 "teacher_model=..., or drop the intermediate terms."
             )
         intermediate = IntermediateDistiller(terms, args.layer_mapping, self.model, self.teacher)
+        if intermediate.gradient_term is not None:
+            self._check_same_tokens()
         if intermediate.projections is not None:
             dtype = next(self.model.parameters()).dtype
             attach_projections(self.model, intermediate.projections.to(self.args.device, dtype=dtype))
@@ -270,9 +272,53 @@ class DistillationTrainer(HubMixin, Trainer):
         values = intermediate.per_example_losses(
             (outputs, student_capture), (teacher_outputs, teacher_capture), student_mask, projections_of(unwrapped)
         )
+        if intermediate.gradient_term is not None:
+            values.update(self._input_gradient_values(model, student_inputs, forward_inputs, teacher_logits))
         # Hidden states and attention maps must not reach prediction_step as extra "logits".
         outputs = type(outputs)(**{k: v for k, v in outputs.items() if k not in ("hidden_states", "attentions")})
         return outputs, teacher_logits, values
+
+    def _input_gradient_values(
+        self,
+        model: nn.Module,
+        student_inputs: dict[str, Any],
+        teacher_inputs: dict[str, Any],
+        teacher_logits: torch.Tensor | None,
+    ) -> dict[str, torch.Tensor]:
+        """The input_gradient term: second forward passes of both models at perturbed word embeddings (the clean
+        ones above give the task and KD terms and the teacher's class), in their current modes (student training,
+        teacher eval), the student's differentiated with ``create_graph`` whenever gradients are on."""
+        input_ids = student_inputs.get("input_ids")
+        teacher_ids = teacher_inputs.get("input_ids")
+        if input_ids is None or teacher_logits is None:
+            raise ValueError(
+                "The input_gradient term needs batches with input_ids and a teacher with a classification head "
+                "(its predicted class is the output differentiated)."
+            )
+        if teacher_ids is not None and not (teacher_ids.shape == input_ids.shape and teacher_ids.equal(input_ids)):
+            raise ValueError(_different_tokens("the batch gives the teacher other input_ids than the student"))
+        mask = student_inputs.get("attention_mask")
+        return self.intermediate.input_gradient_losses(
+            (self.accelerator.unwrap_model(model), lambda: model(**student_inputs)),
+            (self.teacher, lambda: self._run_teacher(teacher_inputs)),
+            input_ids,
+            torch.ones_like(input_ids) if mask is None else mask,
+            teacher_logits.argmax(-1),
+            temperature=self.args.temperature,
+            seed=self.args.seed,
+            step=self.state.global_step,
+            create_graph=torch.is_grad_enabled(),
+        )
+
+    def _check_same_tokens(self) -> None:
+        """The input_gradient term compares the two models position by position: refuse different tokenizers."""
+        why = self._tokenizer_mismatch
+        if why is None and getattr(self.data_collator, "teacher_tokenizer", None) is not None:
+            why = "the data collator tokenizes the teacher's inputs with its own teacher_tokenizer"
+        if why is None and f"{TEACHER_PREFIX}input_ids" in (getattr(self.train_dataset, "column_names", None) or []):
+            why = f"the training data has its own {TEACHER_PREFIX}input_ids for the teacher"
+        if why is not None:
+            raise ValueError(_different_tokens(why))
 
     @torch.no_grad()
     def _teacher_logits(self, teacher_inputs: dict[str, Any], student_inputs: dict[str, Any]) -> torch.Tensor:
@@ -429,6 +475,14 @@ def _schedule_factor(args: TrainingArguments, num_steps: int) -> Callable[[int],
             "(distill_phases='intermediate', then 'prediction')."
         )
     return scheduler.lr_lambdas[0]
+
+
+def _different_tokens(why: str) -> str:
+    return (
+        f"The input_gradient term compares the teacher's and the student's gradients token by token, so both must "
+        f"read the same tokens (one tokenizer), but {why}. Use a student with the teacher's tokenizer and no "
+        "teacher_tokenizer, or drop the input_gradient term (distill_preset='ebbt')."
+    )
 
 
 def _has_cached_teacher_logits(dataset: Any) -> bool:

@@ -3,7 +3,8 @@
 The launch runs on the CPU (gloo backend); `--cpu --num_processes 2` would start only one process in accelerate 1.15.
 
 Two optimizer steps of distillation over 16 rows in order, 8 rows a step: with two processes each holds 4 of them.
-Writes the student's final weights and the log history to OUTPUT_DIR/result.pt (main process).
+Writes the student's final weights and the log history to OUTPUT_DIR/result.pt (main process). An optional third
+argument names a distill_preset (e.g. ebbt: a second, perturbed forward and a double backward through DDP).
 """
 
 import os
@@ -19,7 +20,7 @@ from hf_distill import DistillationDataCollator, DistillationTrainer  # noqa: E4
 from tiny import make_tokenizer, quiet_args, sentiment_dataset, tiny_bert  # noqa: E402
 
 
-def run(output_dir: str, per_device_batch_size: int) -> dict:
+def run(output_dir: str, per_device_batch_size: int, distill_preset: str | None = None) -> dict:
     tokenizer = make_tokenizer()
     teacher = tiny_bert(tokenizer, seed=11)
     with torch.no_grad():
@@ -39,6 +40,7 @@ def run(output_dir: str, per_device_batch_size: int) -> dict:
             train_sampling_strategy="sequential",
             logging_steps=1,
             alpha=0.4,
+            distill_preset=distill_preset,
         ),
         train_dataset=rows,
         data_collator=DistillationDataCollator(tokenizer, text_fields=["sentence"]),
@@ -57,7 +59,7 @@ def run(output_dir: str, per_device_batch_size: int) -> dict:
 
 
 if __name__ == "__main__":
-    run(sys.argv[1], per_device_batch_size=int(sys.argv[2]))
+    run(sys.argv[1], per_device_batch_size=int(sys.argv[2]), distill_preset=(sys.argv[3:] or [None])[0])
     # Skip interpreter teardown: torch's gloo process group can deadlock or abort there (its destructor joins a
     # worker thread that waits for the GIL the destructor holds; seen on torch 2.13 about 1 run in 10), which
     # would fail the launch after a correct, already saved run.

@@ -13,6 +13,7 @@ from hf_distill.losses import (
     embedding_mse_loss,
     hard_label_loss,
     hidden_mse_loss,
+    input_gradient_loss,
     logit_kd_loss,
     pkd_cls_loss,
     reduce_items,
@@ -335,3 +336,63 @@ def test_intermediate_losses_do_not_backpropagate_into_the_teacher():
     teacher = torch.tensor(H_T, requires_grad=True)
     (hidden_mse_loss(student, teacher) + relation_kl_loss(student, teacher, 2)).backward()
     assert teacher.grad is None and student.grad is not None
+
+
+# Input gradients [batch=2, seq=3, width]; example 2's last token is padding (99s and 9s that must not count).
+GRAD_S = [[[1.0, 0.0], [0.0, 1.0], [0.0, 0.0]], [[3.0, 4.0], [0.0, 0.0], [99.0, 99.0]]]
+GRAD_T_SAME = [[[2.0, 0.0], [0.0, 0.0], [0.0, 0.0]], [[3.0, 0.0], [0.0, 4.0], [-5.0, 7.0]]]
+GRAD_T_WIDER = [
+    [[1.0, 2.0, 2.0], [0.0, 0.0, 0.0], [0.0, 3.0, 4.0]],
+    [[0.0, 0.0, 2.0], [2.0, 1.0, 2.0], [9.0, 9.0, 9.0]],
+]
+
+
+def test_input_gradient_same_width_by_hand():
+    # Example 1: G_s / ||G_s||_F = [[1, 0], [0, 1], [0, 0]] / sqrt(2), G_t / ||G_t||_F = [[1, 0], [0, 0], [0, 0]]:
+    # squared distance (1 - 1/sqrt(2))^2 + (1/sqrt(2))^2 = 2 - sqrt(2) = 0.585786.
+    # Example 2 (real tokens 0, 1): [[.6, .8], [0, 0]] against [[.6, 0], [0, .8]]: 2 - 2 * (.6 * .6) = 1.28.
+    per_example = input_gradient_loss(
+        torch.tensor(GRAD_S), torch.tensor(GRAD_T_SAME), torch.tensor(MASK), reduction="none"
+    )
+    assert per_example.tolist() == pytest.approx([2 - math.sqrt(2), 1.28], rel=1e-6)
+    mean = input_gradient_loss(torch.tensor(GRAD_S), torch.tensor(GRAD_T_SAME), torch.tensor(MASK))
+    assert mean.item() == pytest.approx((2 - math.sqrt(2) + 1.28) / 2, rel=1e-6)
+    total = input_gradient_loss(torch.tensor(GRAD_S), torch.tensor(GRAD_T_SAME), torch.tensor(MASK), reduction="sum")
+    assert total.item() == pytest.approx(2 - math.sqrt(2) + 1.28, rel=1e-6)
+    # Scale-free: the gradients' magnitudes do not count, only their directions.
+    scaled = input_gradient_loss(7 * torch.tensor(GRAD_S), torch.tensor(GRAD_T_SAME) / 3, torch.tensor(MASK))
+    assert scaled.item() == pytest.approx(mean.item(), rel=1e-6)
+
+
+def test_input_gradient_different_widths_compares_per_token_saliency_by_hand():
+    # Example 1: a_s = (1, 1, 0), a_t = (3, 0, 5) (norms of the rows): cos = 3 / (sqrt(2) * sqrt(34)) = 0.363803,
+    # loss = 2 - 2 cos = 1.272393. Example 2: a_s = (5, 0), a_t = (2, 3) on the real tokens: cos = 2 / sqrt(13),
+    # loss = 2 - 4 / sqrt(13) = 0.890600.
+    per_example = input_gradient_loss(
+        torch.tensor(GRAD_S), torch.tensor(GRAD_T_WIDER), torch.tensor(MASK), reduction="none"
+    )
+    assert per_example.tolist() == pytest.approx([2 - 6 / math.sqrt(68), 2 - 4 / math.sqrt(13)], rel=1e-6)
+    assert per_example.tolist() == pytest.approx([1.272393, 0.890600], abs=1e-6)
+
+
+def test_input_gradient_zero_gradient_padding_and_teacher_side():
+    student = torch.zeros(2, 3, 2, requires_grad=True)
+    teacher = torch.tensor(GRAD_T_SAME, requires_grad=True)
+    loss = input_gradient_loss(student, teacher, torch.tensor(MASK), reduction="none")
+    assert loss.tolist() == pytest.approx([1.0, 1.0])  # || 0 - unit ||^2
+    loss.sum().backward()
+    assert torch.isfinite(student.grad).all() and teacher.grad is None
+    everything = input_gradient_loss(torch.tensor(GRAD_S), torch.tensor(GRAD_T_SAME), reduction="none")
+    assert everything[1].item() != pytest.approx(1.28)  # without the mask the padded rows count
+    with pytest.raises(ValueError, match="same tokens"):
+        input_gradient_loss(torch.zeros(2, 3, 2), torch.zeros(2, 4, 2))
+
+
+@pytest.mark.parametrize("teacher_width", [4, 6])
+def test_input_gradient_gradient_matches_finite_differences(teacher_width):
+    generator = torch.Generator().manual_seed(0)
+    student = torch.randn(2, 5, 4, generator=generator, dtype=torch.float64, requires_grad=True)
+    teacher = torch.randn(2, 5, teacher_width, generator=generator, dtype=torch.float64)
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
+    assert torch.autograd.gradcheck(lambda g: input_gradient_loss(g, teacher, mask, reduction="none"), (student,))
+    assert input_gradient_loss(student, teacher, mask).dtype == torch.float64

@@ -78,7 +78,7 @@ class DistillationTrainingArguments(TrainingArguments):
             "help": "Intermediate-layer loss terms: a list of dicts (a JSON string on the command line), each with "
             "'loss' (" + ", ".join(TERM_LOSSES) + "), optional 'student_layer' and 'teacher_layer' (0 = embeddings, "
             "-1 = last; omitted: every pair of layer_mapping), 'weight' (1.0), 'projection' (true/false; default: "
-            "only when widths differ) and 'relation_heads' (MiniLMv2). Example: "
+            "only when widths differ), 'relation_heads' (MiniLMv2) and 'noise' (input_gradient's sigma). Example: "
             '\'[{"loss": "hidden_mse"}, {"loss": "attention_mse", "weight": 0.5}]\'.'
         },
     )

@@ -3,7 +3,15 @@
 import pytest
 import torch
 
-from hf_distill.layers import AttentionCapture, encoder_layers, encoder_layers_prefix, map_layers, parse_layer_mapping
+from hf_distill.layers import (
+    AttentionCapture,
+    WordEmbeddingProbe,
+    encoder_layers,
+    encoder_layers_prefix,
+    map_layers,
+    parse_layer_mapping,
+    word_embeddings,
+)
 
 from tiny import ARCHITECTURES, tiny_encoder
 
@@ -104,3 +112,33 @@ def test_captured_states_carry_gradients():
     with pytest.raises(ValueError, match="captured layer 5 is out of range"):
         with AttentionCapture(model, {"key": [5]}):
             pass
+
+
+@pytest.mark.parametrize("arch", ARCHITECTURES)
+def test_word_embedding_probe_perturbs_the_lookup_before_positions_are_added(arch):
+    """The probe's tensor is the word-embedding lookup (+ the perturbation): feeding it as inputs_embeds, to which
+    each model adds its own position (and type) embeddings, gives the same logits."""
+    model = tiny_encoder(arch, layers=2).eval().requires_grad_(False)
+    ids = torch.randint(5, 40, (2, 6), generator=torch.Generator().manual_seed(1))
+    noise = torch.randn(2, 6, 32, generator=torch.Generator().manual_seed(2))
+    with WordEmbeddingProbe(model, perturb=lambda e: e + noise) as probe:
+        logits = model(input_ids=ids).logits
+    torch.testing.assert_close(probe.embeddings, model.get_input_embeddings()(ids) + noise)
+    torch.testing.assert_close(logits, model(inputs_embeds=model.get_input_embeddings()(ids) + noise).logits)
+    assert probe.embeddings.requires_grad  # a frozen model: a leaf made to require grad
+    (gradient,) = torch.autograd.grad(logits[:, 0].sum(), probe.embeddings)
+    assert gradient.shape == (2, 6, 32) and gradient.abs().sum() > 0
+    assert all(p.grad is None for p in model.parameters())
+    model(input_ids=ids)  # the hook is gone: a second forward neither perturbs nor complains
+    assert not model.get_input_embeddings()._forward_hooks
+
+
+def test_a_model_without_reachable_word_embeddings_is_named():
+    class Opaque(torch.nn.Module):
+        def get_input_embeddings(self):
+            raise NotImplementedError
+
+    with pytest.raises(ValueError, match=r"Opaque has no word-embedding lookup reachable through get_input_emb"):
+        word_embeddings(Opaque())
+    with pytest.raises(ValueError, match=r"Linear has no word-embedding lookup"):
+        WordEmbeddingProbe(torch.nn.Linear(2, 2))

@@ -397,7 +397,7 @@ def relation_kl_loss(
     return _per_example(_mean_row_kl(log_r_t, log_r_s, keep), reduction)
 
 
-# ---- Input-gradient matching (METHODS.md section 13) ----
+# ---- Input-gradient matching (gradient transfer) ----
 
 
 def input_gradient_loss(

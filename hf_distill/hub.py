@@ -9,14 +9,20 @@ Two entry points share the same rules:
 - [`push_student`] (the ``hf_distill push OUTPUT_DIR REPO_ID`` command): pushes a finished run's folder.
 
 The student is always saved locally before anything is sent; when the Hub cannot be reached or refuses the token,
-[`HubPushError`] says where the student is and the command that pushes it again.
+[`HubPushError`] says where the student is and the command that pushes it again (with every flag of the push, the
+token as ``$HF_TOKEN``). A repo asked to be private is never pushed to while it is public. What goes out holds no
+token: the card and ``results.json`` go through [`hf_distill.redaction.redact`], and the training arguments saved in
+checkpoints (``training_args.bin``, pushed with ``hub_strategy="checkpoint"``) have their tokens removed.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 import platform
+import re
+import shlex
 import shutil
 from collections.abc import Mapping
 from concurrent.futures import Future
@@ -28,18 +34,21 @@ import torch
 from huggingface_hub import CommitInfo, HfApi
 from torch import nn
 from transformers import TrainingArguments
+from transformers.dynamic_module_utils import get_relative_import_files
 from transformers.trainer_utils import HubStrategy, SaveStrategy
 from transformers.utils import logging
 from transformers.utils.hub import PushInProgress, hf_api
 
-from .model_card import TRAINING_KEYS, metric_values, render_model_card
+from .model_card import HUB_ID, TRAINING_KEYS, local_folder, metric_values, render_model_card
+from .redaction import is_secret_name, redact
 
 logger = logging.get_logger(__name__)
 
 RESULTS_NAME = "results.json"
 CARD_NAME = "README.md"
-# The top-level files of a saved student that go to the Hub: weights, config, tokenizer, custom code, card (the run's
-# results.json stays local: it holds machine paths; the card carries its numbers).
+DEFAULT_COMMIT_MESSAGE = "Upload distilled student"
+# The top-level files of a saved student that go to the Hub, and nothing else: weights, config, tokenizer, card, plus
+# the modelling code that config.json's auto_map names (see model_code_files). The run's results.json stays local.
 STUDENT_FILE_PATTERNS = (
     "config.json",
     "generation_config.json",
@@ -53,35 +62,119 @@ STUDENT_FILE_PATTERNS = (
     "vocab.txt",
     "vocab.json",
     "merges.txt",
-    "*.model",
+    "spiece.model",
+    "sentencepiece.model",
+    "sentencepiece.bpe.model",
+    "tokenizer.model",
     "chat_template.jinja",
-    "*.py",
     CARD_NAME,
 )
+# A local copy of a Hub model in the huggingface_hub cache: .../models--namespace--name/snapshots/<revision>
+CACHE_SNAPSHOT = re.compile(r"models--([\w.-]+?)--([\w.-]+)/snapshots/[^/]+/?$")
 
 
 class HubPushError(RuntimeError):
     """The Hub did not take the student (unreachable, token refused, ...); the student is saved locally."""
 
 
+class PublicRepoError(HubPushError):
+    """A private repo was asked for, but the repo exists and is public: nothing is pushed."""
+
+
 def student_files(folder: str | Path) -> list[str]:
-    """Names of the top-level files of ``folder`` that belong to the student's Hub repo (see STUDENT_FILE_PATTERNS)."""
+    """Names of the top-level files of ``folder`` that belong to the student's Hub repo: those of
+    STUDENT_FILE_PATTERNS and the modelling code of [`model_code_files`]. Any other file (notes, scripts, results,
+    training state) stays local."""
     folder = Path(folder)
     names = {path.name for pattern in STUDENT_FILE_PATTERNS for path in folder.glob(pattern) if path.is_file()}
-    return sorted(names)
+    return sorted(names | set(model_code_files(folder)))
 
 
-def push_failure_message(error: BaseException, output_dir: str | Path, repo_id: str | None) -> str:
-    """What went wrong, where the student is, and the command that pushes it again."""
+def model_code_files(folder: str | Path) -> list[str]:
+    """The ``.py`` files of ``folder`` that ``trust_remote_code`` loading needs: the modules named by the
+    ``auto_map`` of its config.json / tokenizer_config.json, with the modules they import relatively."""
+    folder, modules = Path(folder), set()
+    for name in ("config.json", "tokenizer_config.json"):
+        path = folder / name
+        auto_map = (json.loads(path.read_text()).get("auto_map") or {}) if path.is_file() else {}
+        for value in auto_map.values():
+            for reference in value if isinstance(value, list) else [value]:
+                if isinstance(reference, str) and "--" not in reference:  # "repo--module.Class": code of another repo
+                    modules.add(reference.rsplit(".", 1)[0] + ".py")
+    files = set()
+    for module in modules:
+        if "/" not in module and (folder / module).is_file():
+            files.add(module)
+            imported = get_relative_import_files(folder / module)
+            files.update(Path(path).name for path in imported if Path(path).is_file())
+    return sorted(files)
+
+
+def retry_command(
+    output_dir: str | Path,
+    repo_id: str | None,
+    *,
+    private: bool | None = None,
+    revision: str | None = None,
+    token: str | None = None,
+    commit_message: str | None = None,
+    student_base_model: str | None = None,
+    teacher_hub_id: str | None = None,
+) -> str:
+    """The ``hf_distill push`` command that repeats a push with all its flags; a token given explicitly appears as
+    ``--token "$HF_TOKEN"``, never by its value."""
+    command = ["hf_distill", "push", str(output_dir), repo_id or "REPO_ID"]
+    if private:
+        command.append("--private")
+    options = {"--revision": revision, "--student_base_model": student_base_model, "--teacher_hub_id": teacher_hub_id}
+    if commit_message != DEFAULT_COMMIT_MESSAGE:
+        options["--commit_message"] = commit_message
+    for flag, value in options.items():
+        command += [flag, value] if value else []
+    return shlex.join(command) + (' --token "$HF_TOKEN"' if token else "")
+
+
+def push_failure_message(error: BaseException, output_dir: str | Path, repo_id: str | None, **flags: Any) -> str:
+    """What went wrong, where the student is, and the command that pushes it again (``flags``: those of
+    [`retry_command`], the push's own)."""
     files = ", ".join(student_files(output_dir)) or "nothing yet"
     target = repo_id or "REPO_ID"
+    token_hint = " (with HF_TOKEN set to your token)" if flags.get("token") else ""
     return (
         f"Pushing the student to the Hub repo {target!r} failed: {type(error).__name__}: {error}\n"
         f"The trained student is saved locally in {str(output_dir)!r} ({files}); nothing was lost.\n"
         "Fix the cause (the token in HF_TOKEN / `hf auth login` / hub_token needs write access; the network or "
-        "HF_ENDPOINT must reach the Hub) and push it again with:\n"
-        f"    hf_distill push {output_dir} {target}"
+        f"HF_ENDPOINT must reach the Hub) and push it again{token_hint} with:\n"
+        f"    {retry_command(output_dir, target, **flags)}"
     )
+
+
+def with_hub_ids(
+    results: Mapping[str, Any], student_base_model: str | None = None, teacher_hub_id: str | None = None
+) -> dict[str, Any]:
+    """``results`` with the Hub ids a user gave: the student's starting checkpoint (the card's ``base_model``) and
+    the teacher (the card's ``teacher``), for models loaded from local folders."""
+    results = dict(results)
+    for side, given in (("student", student_base_model), ("teacher", teacher_hub_id)):
+        if given and isinstance(results.get(side), Mapping):
+            results[side] = {**results[side], "hub_id": given}
+    return results
+
+
+def create_student_repo(api: HfApi, repo_id: str, token: str | None = None, private: bool | None = None) -> str:
+    """Create ``repo_id`` (private when ``private``) or reach it; its full id (with namespace).
+
+    Raises:
+        PublicRepoError: ``private`` was asked, but the repo exists and is public (it is left as it is).
+    """
+    repo_id = api.create_repo(repo_id, token=token, private=private, exist_ok=True).repo_id
+    if private and not api.repo_info(repo_id, token=token).private:
+        raise PublicRepoError(
+            f"The Hub repo {repo_id!r} exists and is public, but a private repo was asked for (--private / "
+            "hub_private_repo): nothing was pushed. Make it private in its settings on the Hub, or push to another "
+            "repo."
+        )
+    return repo_id
 
 
 def load_results(output_dir: str | Path) -> dict[str, Any] | None:
@@ -96,18 +189,23 @@ def push_student(
     token: str | None = None,
     private: bool | None = None,
     revision: str | None = None,
-    commit_message: str = "Upload distilled student",
+    commit_message: str = DEFAULT_COMMIT_MESSAGE,
     results: Mapping[str, Any] | None = None,
     api: HfApi | None = None,
+    student_base_model: str | None = None,
+    teacher_hub_id: str | None = None,
 ) -> CommitInfo:
     """Push a finished run's student from ``output_dir`` to ``repo_id`` (created if missing, ``private`` then).
 
     The card is rendered from ``results`` (default: ``output_dir/results.json``) for ``repo_id`` and written to
     ``output_dir/README.md``; without results an existing README.md is pushed as it is. Only the student's files
-    are sent (``student_files``): no checkpoints, no teacher, no training state.
+    are sent (``student_files``): no checkpoints, no teacher, no training state, no other file of the folder.
+    ``student_base_model`` / ``teacher_hub_id``: the Hub ids of the student's starting checkpoint and of the teacher
+    when the run loaded them from local folders (see [`with_hub_ids`]).
 
     Raises:
         ValueError: ``output_dir`` holds no saved student (config.json and safetensors weights).
+        PublicRepoError: ``private`` was asked and ``repo_id`` exists as a public repo (nothing is pushed).
         HubPushError: the Hub could not be reached or refused the push (the local files are untouched).
     """
     output_dir = Path(output_dir)
@@ -119,6 +217,8 @@ def push_student(
             "the recipe saved the student)."
         )
     results = results if results is not None else load_results(output_dir)
+    if results is not None:
+        results = with_hub_ids(results, student_base_model, teacher_hub_id)
     if results is None and CARD_NAME not in files:
         logger.warning(f"No {RESULTS_NAME} and no {CARD_NAME} in {output_dir}: the student is pushed without a card.")
 
@@ -133,7 +233,7 @@ def push_student(
 
         api = HfApi(library_name="hf_distill", library_version=__version__)
     try:
-        repo_id = api.create_repo(repo_id, token=token, private=private, exist_ok=True).repo_id  # with namespace
+        repo_id = create_student_repo(api, repo_id, token=token, private=private)  # with namespace
         write_card(repo_id)
         return api.upload_folder(
             repo_id=repo_id,
@@ -143,9 +243,13 @@ def push_student(
             token=token,
             revision=revision,
         )
+    except PublicRepoError:
+        raise
     except Exception as error:
         write_card(repo_id)  # the local folder is complete, card included, for the next try
-        raise HubPushError(push_failure_message(error, output_dir, repo_id)) from error
+        flags = dict(private=private, revision=revision, token=token, commit_message=commit_message)
+        flags.update(student_base_model=student_base_model, teacher_hub_id=teacher_hub_id)
+        raise HubPushError(push_failure_message(error, output_dir, repo_id, **flags)) from error
 
 
 def describe_hardware(device: torch.device) -> str:
@@ -160,10 +264,24 @@ def describe_hardware(device: torch.device) -> str:
 
 def safetensors_bytes(folder: str | Path | None) -> int | None:
     """Size on disk of the safetensors weights in ``folder`` (None when it is not a local folder with some)."""
-    if not folder or not Path(folder).is_dir():
-        return None
-    sizes = [path.stat().st_size for path in Path(folder).glob("*.safetensors")]
+    folder = local_folder(folder)
+    sizes = [path.stat().st_size for path in folder.glob("*.safetensors")] if folder is not None else []
     return sum(sizes) if sizes else None
+
+
+def local_hub_id(folder: str | Path | None, read_config: bool = True) -> str | None:
+    """The Hub id of a local copy of a Hub model: read from its path in the huggingface_hub cache
+    (``.../models--namespace--name/snapshots/<revision>``), else (``read_config``) the ``_name_or_path`` of its
+    config.json when that is a Hub id (older transformers versions saved the id a checkpoint was loaded from)."""
+    path = local_folder(folder)
+    if path is None:
+        return None
+    match = CACHE_SNAPSHOT.search(path.resolve().as_posix())
+    if match:
+        return f"{match[1]}/{match[2]}"
+    config = path / "config.json"
+    name = json.loads(config.read_text()).get("_name_or_path") if read_config and config.is_file() else None
+    return name if isinstance(name, str) and HUB_ID.match(name) and local_folder(name) is None else None
 
 
 def describe_model(model: nn.Module, folder: str | Path | None = None) -> dict[str, Any]:
@@ -184,15 +302,18 @@ def describe_model(model: nn.Module, folder: str | Path | None = None) -> dict[s
 def with_checkpoint_facts(results: Mapping[str, Any], output_dir: str | Path) -> dict[str, Any]:
     """``results`` completed from the saved checkpoints: the student's in ``output_dir``, a local teacher's folder.
 
-    Only what the results lack and the files state: size on disk of the safetensors weights, and the architecture,
-    layer count and width of ``config.json``.
+    Only what the results lack and the files state: size on disk of the safetensors weights, the architecture,
+    layer count and width of ``config.json``, and the Hub ids of local copies of Hub models ([`local_hub_id`]: the
+    student's starting checkpoint by its path or config, the teacher by its path only, as a teacher's config names
+    the model it was fine-tuned from, not itself).
     """
     results = dict(results)
     for side, folder in (("student", output_dir), ("teacher", (results.get("teacher") or {}).get("name_or_path"))):
-        if not isinstance(results.get(side), Mapping) or not folder or not Path(folder).is_dir():
+        folder = local_folder(folder)
+        if not isinstance(results.get(side), Mapping) or folder is None:
             continue
         facts = {"size_bytes": safetensors_bytes(folder)}
-        config_path = Path(folder) / "config.json"
+        config_path = folder / "config.json"
         if config_path.is_file():
             config = json.loads(config_path.read_text())
             facts["architecture"] = (config.get("architectures") or [None])[0]
@@ -200,6 +321,11 @@ def with_checkpoint_facts(results: Mapping[str, Any], output_dir: str | Path) ->
             facts["hidden_size"] = config.get("hidden_size")
         missing = {key: value for key, value in facts.items() if value is not None and results[side].get(key) is None}
         results[side] = {**results[side], **missing}
+    for side, read_config in (("student", True), ("teacher", False)):
+        entry = results.get(side)
+        if isinstance(entry, Mapping) and not entry.get("hub_id"):
+            found = local_hub_id(entry.get("name_or_path"), read_config)
+            results[side] = {**entry, "hub_id": found} if found else entry
     return results
 
 
@@ -257,7 +383,7 @@ class HubMixin:
                 "global_step": self.state.global_step,
                 "epochs": self.state.epoch,
             }
-        return results
+        return redact(results)
 
     def create_model_card(
         self,
@@ -301,7 +427,8 @@ class HubMixin:
         output_dir = Path(self.args.output_dir)
         output_dir.mkdir(parents=True, exist_ok=True)
         repo_id = repo_id or getattr(self, "hub_model_id", None) or self.args.hub_model_id
-        render_model_card(with_checkpoint_facts(merged, output_dir), repo_id=repo_id).save(output_dir / CARD_NAME)
+        merged = redact(with_checkpoint_facts(merged, output_dir))
+        render_model_card(merged, repo_id=repo_id).save(output_dir / CARD_NAME)
         if not results and (not (output_dir / RESULTS_NAME).exists() or getattr(self, "_wrote_results", False)):
             (output_dir / RESULTS_NAME).write_text(json.dumps(merged, indent=2, default=str))
             self._wrote_results = True
@@ -325,10 +452,40 @@ class HubMixin:
         if tokenizer is not None:
             tokenizer.save_pretrained(output_dir)
 
+    def _save(self, output_dir: str | None = None, state_dict: dict | None = None) -> None:
+        """The Trainer's save, with ``training_args.bin`` pickling the arguments without their tokens (checkpoints
+        go to the Hub with ``hub_strategy="checkpoint"``; ``TrainingArguments.to_dict`` masks them the same way)."""
+        args = self.args
+        self.args = args_without_secrets(args)
+        try:
+            super()._save(output_dir, state_dict=state_dict)
+        finally:
+            self.args = args
+
+    def _create_repo(self, token: str | None = None, private: bool | None = None) -> None:
+        """Trainer.init_hf_repo, through [`create_student_repo`]: a repo asked private is never pushed public."""
+        if not self.is_world_process_zero():
+            return
+        name = self.args.hub_model_id or Path(self.args.output_dir).absolute().name
+        token = token if token is not None else self.args.hub_token
+        private = private if private is not None else self.args.hub_private_repo
+        self.hub_model_id = create_student_repo(hf_api(), name, token=token, private=private)
+        self.push_in_progress = None
+
+    def _retry_flags(self, token: str | None = None, private: bool | None = None) -> dict[str, Any]:
+        """The flags of this trainer's pushes, for the ``hf_distill push`` command of a failure message."""
+        return {
+            "private": private if private is not None else self.args.hub_private_repo,
+            "revision": self.args.hub_revision,
+            "token": token if token is not None else self.args.hub_token,
+        }
+
     def init_hf_repo(self, token: str | None = None, private: bool | None = None) -> None:
         """Create (or reach) ``hub_model_id``; at Trainer init, a failure stops before any training."""
         try:
-            super().init_hf_repo(token=token, private=private)
+            self._create_repo(token=token, private=private)
+        except PublicRepoError:
+            raise
         except Exception as error:
             name = self.args.hub_model_id or Path(self.args.output_dir).absolute().name
             raise HubPushError(
@@ -364,16 +521,20 @@ class HubMixin:
         if kwargs.get("model_name") is None and self.args.should_save:
             kwargs["model_name"] = (self.args.hub_model_id or Path(output_dir).name).split("/")[-1]
         repo_error = None
+        flags = self._retry_flags(token, private)
         try:
-            if getattr(self, "hub_model_id", None) is None:
-                super().init_hf_repo(token=token, private=private)
+            if getattr(self, "hub_model_id", None) is None or private:  # private: checked again, never pushed public
+                self._create_repo(token=token, private=private)
+        except PublicRepoError:
+            raise
         except Exception as error:
             repo_error = error
         self.create_model_card(results=results, **kwargs)
         if repo_error is not None:
             target = self.args.hub_model_id or Path(output_dir).absolute().name
-            raise HubPushError(push_failure_message(repo_error, output_dir, target)) from repo_error
+            raise HubPushError(push_failure_message(repo_error, output_dir, target, **flags)) from repo_error
         self._finish_current_push()
+        flags["revision"] = revision if revision is not None else self.args.hub_revision
         try:
             job = hf_api().upload_folder(
                 repo_id=self.hub_model_id,
@@ -385,9 +546,9 @@ class HubMixin:
                 revision=revision if revision is not None else self.args.hub_revision,
             )
         except Exception as error:
-            raise HubPushError(push_failure_message(error, output_dir, self.hub_model_id)) from error
+            raise HubPushError(push_failure_message(error, output_dir, self.hub_model_id, **flags)) from error
         if not blocking:
-            self._warn_on_failure(job)
+            self._warn_on_failure(job, flags)
         return job
 
     def _push_from_checkpoint(self, checkpoint_folder: str) -> None:
@@ -436,14 +597,34 @@ class HubMixin:
         else:
             self.push_in_progress.jobs.extend(jobs)
 
-    def _warn_on_failure(self, job: Future) -> None:
+    def _warn_on_failure(self, job: Future, flags: dict[str, Any] | None = None) -> None:
         output_dir, repo_id = self.args.output_dir, self.hub_model_id
+        flags = flags if flags is not None else self._retry_flags()
 
         def report(done: Future) -> None:
             if not done.cancelled() and done.exception() is not None:
-                logger.warning(push_failure_message(done.exception(), output_dir, repo_id))
+                logger.warning(push_failure_message(done.exception(), output_dir, repo_id, **flags))
 
         job.add_done_callback(report)
+
+
+def args_without_secrets(args: TrainingArguments) -> TrainingArguments:
+    """A shallow copy of ``args`` with its tokens removed: secret-named fields (``hub_token``...) set to None and
+    secret-named keys dropped from dict fields (``teacher_model_init_kwargs={"token": ...}``)."""
+    stripped = copy.copy(args)
+    for field in fields(args):
+        value = getattr(args, field.name, None)
+        if is_secret_name(field.name) and value is not None and not isinstance(value, bool):
+            setattr(stripped, field.name, None)
+        elif isinstance(value, Mapping):
+            setattr(stripped, field.name, _without_secret_keys(value))
+    return stripped
+
+
+def _without_secret_keys(value: Any) -> Any:
+    if isinstance(value, Mapping):
+        return {key: _without_secret_keys(item) for key, item in value.items() if not is_secret_name(str(key))}
+    return value
 
 
 def _plain(value: Any) -> Any:

@@ -15,9 +15,13 @@ value the run did not measure is left out of the card, never filled in. The keys
   student parameters): computed from the two sides when absent.
 - ``inference_speedup`` with ``inference`` (``{"examples", "batch_size", "repeats", "device"}``) and ``hardware``
   or ``machine``; ``train`` (``{"runtime_seconds", ...}``) and ``num_processes``; ``versions``.
-- ``config``: ``{"config_file", "model", "data", "training", "method"}``: the distillation fields of
-  ``training``, the method's own settings and the main optimisation settings go into the card.
+- ``config``: ``{"config_file", "model", "data", "training", "method"}``: the settings of the method that ran go
+  into the card (the distillation fields of ``training`` it uses, its own ``method`` arguments, the student's
+  layers, the main optimisation settings); other methods' arguments are left out.
 - ``command``: how the run was launched; ``early_exit``: rows ``{column: value}`` (or ``{"description", "rows"}``).
+
+Everything rendered goes through [`hf_distill.redaction.redact`] first: no token, and no absolute path of the
+training machine (``./x``, ``~/x`` or ``.../name`` instead), reaches the card.
 """
 
 from __future__ import annotations
@@ -36,6 +40,7 @@ from transformers import TrainingArguments
 
 from .arguments import DistillationTrainingArguments
 from .glue import GLUE_TASKS
+from .redaction import redact
 
 TEMPLATE_PATH = Path(__file__).parent / "model_cards" / "distilled_student.md"
 
@@ -72,6 +77,12 @@ AUTO_CLASSES = {
 TRAINING_KEYS = ("learning_rate", "num_train_epochs", "max_steps", "per_device_train_batch_size")
 TRAINING_KEYS += ("gradient_accumulation_steps", "warmup_steps", "weight_decay", "seed")
 NOT_METRICS = ("loss", "runtime", "_time", "samples_per_second", "steps_per_second", "epoch", "step")
+# Methods trained on their own objective (task loss, self-distillation), not the logit distillation of
+# DistillationTrainingArguments: their cards show only how the teacher was loaded of those settings.
+OWN_OBJECTIVE = ("theseus", "fastbert", "early_exit")
+TEACHER_SETTINGS = ("teacher_dtype", "teacher_model_init_kwargs")
+# Settings that only act through intermediate-layer terms (intermediate_terms, or a distill_preset that fills them).
+INTERMEDIATE_SETTINGS = ("layer_mapping", "distill_phases", "intermediate_phase_ratio", "intermediate_weight")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -86,21 +97,30 @@ def metric_values(metrics: Mapping[str, Any] | None) -> dict[str, float]:
     return values
 
 
+def local_folder(name: str | os.PathLike | None) -> Path | None:
+    """The local folder ``name`` names (``~`` expanded), or None."""
+    if not isinstance(name, str | os.PathLike) or not str(name):
+        return None
+    path = Path(name).expanduser()
+    return path if path.is_dir() else None
+
+
 def hub_id(side: Mapping[str, Any] | None) -> str | None:
     """A model's Hub id: its ``hub_id``, else its ``name_or_path`` when that is ``namespace/name`` and no local dir."""
     side = side or {}
     if side.get("hub_id"):
         return side["hub_id"]
     name = side.get("name_or_path")
-    if isinstance(name, str) and HUB_ID.match(name) and not os.path.isdir(name):
+    if isinstance(name, str) and HUB_ID.match(name) and local_folder(name) is None:
         return name
     return None
 
 
 def local_license(side: Mapping[str, Any] | None) -> str | None:
     """The ``license`` stated by a local checkpoint's own card (``name_or_path/README.md``), if any."""
-    path = Path(str((side or {}).get("name_or_path") or "")) / "README.md"
-    if not path.is_file():
+    folder = local_folder((side or {}).get("name_or_path"))
+    path = folder / "README.md" if folder is not None else None
+    if path is None or not path.is_file():
         return None
     try:
         return ModelCard.load(path, ignore_metadata_errors=True).data.get("license")
@@ -218,6 +238,9 @@ def render_model_card(
             f"results need a 'student' entry (got keys {sorted(results)}): pass the results.json of a distillation "
             "run (not of a --stage teacher run) or DistillationTrainer.distillation_results()."
         )
+    # Local files are read before paths are shortened; nothing the card shows holds a secret or a machine path.
+    license = results.get("license") or local_license(results["student"]) or local_license(results.get("teacher"))
+    results = redact({**results, "license": license}, paths=True)
     model_name = (repo_id or results.get("model_name") or "distilled-student").split("/")[-1]
     data = card_data(results, model_name)
     values = _template_values(results, repo_id, model_name, data)
@@ -236,7 +259,7 @@ def _template_values(results: Mapping[str, Any], repo_id: str | None, model_name
         "summary": summary,
         "details": _details(results, data, dataset),
         "method_description": f"Method: {description}.",
-        "settings": [(name, _format(value)) for name, value in _settings(results.get("config") or {}).items()],
+        "settings": [(name, _format(value)) for name, value in _settings(results.get("config") or {}, method).items()],
         "results_table": _results_table(results, values["metric"], dataset),
         "results_notes": _results_notes(results, values),
         **_early_exit(results.get("early_exit")),
@@ -249,14 +272,23 @@ def _template_values(results: Mapping[str, Any], repo_id: str | None, model_name
     }
 
 
-def _settings(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The distillation settings, the method's own, and the main optimisation ones, from ``results["config"]``."""
+def _settings(config: Mapping[str, Any], method: str) -> dict[str, Any]:
+    """The settings of the run's ``method``, from ``results["config"]``: the distillation fields that act in it, the
+    method's own arguments (``config["method"]``, by class: ``TheseusArguments`` for ``theseus``), the student's
+    layers, and the main optimisation settings. Other methods' arguments are left out."""
     training = config.get("training") or {}
     base = {f.name for f in dataclasses.fields(TrainingArguments)}
-    distillation = [f.name for f in dataclasses.fields(DistillationTrainingArguments) if f.name not in base]
-    settings = {name: training[name] for name in distillation if training.get(name) is not None}
-    for method_settings in (config.get("method") or {}).values():
-        settings.update({k: v for k, v in (method_settings or {}).items() if v is not None})
+    names = [f.name for f in dataclasses.fields(DistillationTrainingArguments) if f.name not in base]
+    if method in OWN_OBJECTIVE:
+        names = [name for name in names if name in TEACHER_SETTINGS]
+    if not training.get("intermediate_terms"):
+        names = [name for name in names if name not in INTERMEDIATE_SETTINGS]
+    elif training.get("distill_phases") != "intermediate_then_prediction":
+        names.remove("intermediate_phase_ratio")
+    settings = {name: training[name] for name in names if training.get(name) is not None}
+    for arguments, method_settings in (config.get("method") or {}).items():
+        if _normalised(str(arguments).removesuffix("Arguments")) == _normalised(method):
+            settings.update({k: v for k, v in (method_settings or {}).items() if v is not None})
     for name in ("student_layers", "student_num_layers"):
         if (config.get("model") or {}).get(name) is not None:
             settings[name] = config["model"][name]
@@ -264,6 +296,10 @@ def _settings(config: Mapping[str, Any]) -> dict[str, Any]:
         settings["max_seq_length"] = config["data"]["max_seq_length"]
     settings.update({name: training[name] for name in TRAINING_KEYS if training.get(name) not in (None, -1)})
     return settings
+
+
+def _normalised(name: str) -> str:
+    return name.lower().replace("_", "").replace("-", "")
 
 
 def _model_label(side: Mapping[str, Any]) -> str:
@@ -277,11 +313,7 @@ def _model_label(side: Mapping[str, Any]) -> str:
 def _details(results: Mapping[str, Any], data: ModelCardData, dataset: dict | None) -> list[tuple[str, str]]:
     teacher, student = results.get("teacher") or {}, results["student"]
     rows = [("Teacher", _model_label(teacher) if teacher else "not recorded")]
-    init = _model_label(student) if student.get("name_or_path") or student.get("hub_id") else None
-    if student.get("layers") is not None:
-        kept = f"the teacher's layers {_format(student['layers'])}"
-        init = f"{init}, keeping {kept}" if init else f"{kept} (embeddings and classifier copied)"
-    rows.append(("Student initialisation", init or "not recorded"))
+    rows.append(("Student initialisation", _student_origin(student)))
     if student.get("architecture"):
         rows.append(("Student architecture", f"`{student['architecture']}`"))
     if dataset:
@@ -291,6 +323,17 @@ def _details(results: Mapping[str, Any], data: ModelCardData, dataset: dict | No
     rows.append(("Distillation method", f"`{results.get('distill_method') or 'logit'}`"))
     rows.append(("License", data.license or "not stated; check the teacher's and the base model's licenses"))
     return rows
+
+
+def _student_origin(student: Mapping[str, Any]) -> str:
+    """Where the student's weights came from: its checkpoint, the layers kept of it, or the teacher's layers."""
+    init = _model_label(student) if student.get("name_or_path") or student.get("hub_id") else None
+    layers = student.get("layers")
+    if layers is None:
+        return init or "not recorded"
+    if init:  # the layers were cut from the student checkpoint, not from the teacher
+        return f"{init}, keeping its layers {_format(layers)} (embeddings and classifier copied)"
+    return f"the teacher's layers {_format(layers)} (embeddings and classifier copied)"
 
 
 def _results_table(results: Mapping[str, Any], metric: str | None, dataset: dict | None) -> list[tuple]:

@@ -63,6 +63,21 @@ class ModelArguments:
         default=None,
         metadata={"help": "Student tokenizer (default: the student's, or the teacher's for a student built from it)."},
     )
+    student_base_model: str | None = field(
+        default=None,
+        metadata={
+            "help": "Hub id of the checkpoint the student starts from, for the card's base_model, when "
+            "student_model_name_or_path is a local folder (default: read from the folder when it is a Hub cache "
+            "copy or its config.json names one)."
+        },
+    )
+    teacher_hub_id: str | None = field(
+        default=None,
+        metadata={
+            "help": "Hub id of the teacher, for the card's teacher field, when teacher_model_name_or_path is a local "
+            "folder (default: read from its path when it is a Hub cache copy)."
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:

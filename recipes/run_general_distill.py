@@ -37,6 +37,7 @@ from hf_distill.general import (
     student_auto_class,
 )
 from hf_distill.masking import DynamicMaskingCollator
+from hf_distill.redaction import redact
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when imported as recipes.run_general_distill
 from recipe_config import CONFIG_HELP, parse_with_config  # noqa: E402
@@ -229,9 +230,9 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
         "corpus": dataclasses.asdict(corpus_args),
         "student": dataclasses.asdict(student_args),
     }
-    if args.should_save:
+    if args.should_save:  # recorded without secrets (a token in a setting or a Hub dataset's options)
         with open(os.path.join(args.output_dir, "general_distill_results.json"), "w") as handle:
-            json.dump(results, handle, indent=1, default=str)
+            json.dump(redact(results), handle, indent=1, default=str)
     # The saved student loads as an ordinary model.
     AutoModel.from_pretrained(folders[-1])
     return results

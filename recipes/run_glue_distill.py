@@ -19,7 +19,6 @@ from __future__ import annotations
 import logging
 import os
 import random
-import shlex
 import sys
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from glue_report import (  # noqa: E402
     inference_seconds,
     parameter_count,
     ratio,
+    recorded,
     train_summary,
     write_results,
 )
@@ -60,6 +60,7 @@ from hf_distill.cache import (  # noqa: E402
 )
 from hf_distill.glue import GlueTask, compute_metrics_fn, get_task, load_glue  # noqa: E402
 from hf_distill.hub import HubPushError, push_student  # noqa: E402
+from hf_distill.redaction import redact_command  # noqa: E402
 
 logger = logging.getLogger("run_glue_distill")
 
@@ -394,13 +395,14 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     results = {
         "task": task.name,
         "stage": model_args.stage,
-        "command": shlex.join(["python", "recipes/run_glue_distill.py", *map(str, command)]),
+        "command": redact_command(["python", "recipes/run_glue_distill.py", *map(str, command)]),
         "eval_split": task.main_eval_split,
         "main_metric": task.main_metric,
         **results,
         **environment(training_args),
         "config": configuration(model_args, data_args, training_args, method_args, config_path),
     }
+    results = recorded(results, model_args)  # no secret in results.json, the card or the push
     if training_args.process_index == 0:
         path = write_results(training_args.output_dir, results)
         logger.info("Results in %s", path)

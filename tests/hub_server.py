@@ -4,7 +4,9 @@ In memory, standard library only. It implements what pushing and loading a model
 ``HF_HUB_DISABLE_XET=1``, i.e. the git-LFS upload path):
 
 - ``POST /api/repos/create`` / ``/api/repos/delete``, ``GET /api/whoami-v2``
-- ``POST /api/validate-yaml`` (YAML front matter of a README, with a check of ``model-index``)
+- ``POST /api/validate-yaml``, and every commit that adds a README.md: its YAML metadata is refused (400, the Hub's
+  ``{"errors": [{"message": ...}], "warnings": [...]}``) as the Hub refuses it: not YAML, a license or
+  ``pipeline_tag`` the Hub does not know, a malformed ``model-index`` or a metric value that is not a number
 - ``POST /api/{type}s/{repo}/preupload/{rev}``: regular or LFS upload mode per file, and the current oid
 - ``POST /{repo}.git/info/lfs/objects/batch``: LFS "basic" transfer actions (signed upload url + verify)
 - ``PUT /lfs/upload/{oid}?signature=..``: the (unauthenticated, signed) upload; sha256 and size are checked
@@ -33,8 +35,6 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-import yaml
-
 from hub_store import (
     GITATTRIBUTES,
     LFS_PATTERNS,
@@ -51,7 +51,7 @@ from hub_store import (
     Repo,
     front_matter,
     git_oid,
-    metadata_errors,
+    readme_errors,
 )
 
 __all__ = ["TOKEN", "USER", "LocalHub", "free_port", "hub_environment"]
@@ -266,7 +266,7 @@ class HubHandler(BaseHTTPRequestHandler):
     def _repo_info(self, repo_type: str, repo_id: str, revision: str):
         repo = self._repo(repo_type, repo_id)
         commit = repo.commit(revision)
-        metadata = front_matter(commit.files["README.md"].data) if "README.md" in commit.files else {}
+        metadata = front_matter(commit.files["README.md"].data) if "README.md" in commit.files else {}  # validated
         siblings = []
         for path, blob in sorted(commit.files.items()):
             sibling = {"rfilename": path}
@@ -377,6 +377,8 @@ class HubHandler(BaseHTTPRequestHandler):
                     if value.get("encoding") == "base64"
                     else value["content"].encode()
                 )
+                if path == "README.md" and readme_errors(data):  # the Hub validates the card of every commit
+                    return self._metadata_answer(readme_errors(data), [])
                 files[path] = Blob(data=data, size=len(data))
             elif key == "lfsFile":
                 stored = self.hub.state.lfs.get(value["oid"])
@@ -398,16 +400,19 @@ class HubHandler(BaseHTTPRequestHandler):
         return self._json({"success": True, "commitOid": commit.oid, "commitUrl": url, "pullRequestUrl": None})
 
     def _validate_yaml(self):
-        payload = json.loads(self.body)
-        try:
-            metadata = front_matter(payload["content"].encode())
-        except yaml.YAMLError as error:
-            return self._json({"errors": [{"message": f"Invalid YAML: {error}"}], "warnings": []}, status=400)
-        errors = metadata_errors(metadata)
-        warnings = [] if metadata else [{"message": "Empty metadata: add a YAML header to your README.md"}]
-        return self._json(
-            {"errors": [{"message": e} for e in errors], "warnings": warnings}, status=400 if errors else 200
-        )
+        content = json.loads(self.body)["content"].encode()
+        errors = readme_errors(content)
+        warnings = [] if errors or front_matter(content) else ["Empty metadata: add a YAML header to your README.md"]
+        return self._metadata_answer(errors, warnings)
+
+    def _metadata_answer(self, errors: list[str], warnings: list[str]):
+        """The Hub's answer to metadata: 400 with ``{"httpStatusCode", "errors", "warnings"}`` when it has errors."""
+        status = 400 if errors else 200
+        payload = {
+            "errors": [{"message": message, "type": "error"} for message in errors],
+            "warnings": [{"message": message, "type": "warning"} for message in warnings],
+        }
+        return self._json({"httpStatusCode": status, **payload} if errors else payload, status=status)
 
     # ---- listings and downloads ----
 

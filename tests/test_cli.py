@@ -3,6 +3,7 @@
 import configparser
 import json
 import os
+import shlex
 import subprocess
 import sys
 import uuid
@@ -14,11 +15,13 @@ from huggingface_hub import HfApi, ModelCard
 from transformers import AutoModelForSequenceClassification
 
 from hf_distill.cli import main
+from hf_distill.early_exit import FastBertForSequenceClassification
 
-from hub_server import USER
+from hub_server import TOKEN, USER
 from tiny import tiny_bert
 
 ROOT = Path(__file__).resolve().parents[1]
+FAKE_TOKEN = "hf_FAKEtoken1234567890abcdefghijklmnop"
 
 
 @pytest.fixture
@@ -105,3 +108,91 @@ def test_push_command_refuses_a_folder_without_student(hub, tmp_path, capsys):
     assert main(["push", str(tmp_path), f"{USER}/nothing"]) == 1
     assert "holds no saved student" in capsys.readouterr().err
     assert hub.repo(f"{USER}/nothing") is None
+
+
+def new_repo(prefix: str) -> str:
+    return f"{USER}/{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def test_push_sends_only_the_students_files(hub, finished_run):
+    output_dir, _ = finished_run
+    (output_dir / "notes.py").write_text(f'HF_TOKEN = "{FAKE_TOKEN}"  # kept next to the run\n')
+    (output_dir / "teacher.model").write_bytes(b"not a tokenizer")
+    repo_id = new_repo("cli-allow-list")
+    assert main(["push", str(output_dir), repo_id]) == 0
+    files = set(HfApi().list_repo_files(repo_id))
+    assert files == {".gitattributes", "README.md", "config.json", "model.safetensors"} | {
+        "tokenizer.json",
+        "tokenizer_config.json",
+    }
+
+
+def test_push_sends_the_modelling_code_that_auto_map_names(hub, tokenizer, tmp_path):
+    output_dir = tmp_path / "fastbert"
+    FastBertForSequenceClassification.from_backbone(tiny_bert(tokenizer, layers=2)).save_pretrained(output_dir)
+    tokenizer.save_pretrained(output_dir)
+    (output_dir / "notes.py").write_text(f'HF_TOKEN = "{FAKE_TOKEN}"\n')
+    config = json.loads((output_dir / "config.json").read_text())
+    assert set(config["auto_map"].values()) == {
+        "early_exit.FastBertConfig",
+        "early_exit.FastBertForSequenceClassification",
+    }
+    repo_id = new_repo("cli-code")
+    assert main(["push", str(output_dir), repo_id]) == 0
+    files = set(HfApi().list_repo_files(repo_id))
+    assert {"early_exit.py", "losses.py"} <= files  # the module auto_map names and the module it imports
+    assert "notes.py" not in files
+
+
+def last_line(text: str) -> str:
+    return text.strip().splitlines()[-1].strip()
+
+
+def test_failed_private_push_is_retried_private(hub, finished_run, capsys):
+    output_dir, _ = finished_run
+    repo_id = new_repo("cli-retry")
+    hub.stop()
+    try:
+        assert main(["push", str(output_dir), repo_id, "--private", "--token", TOKEN]) == 1
+    finally:
+        hub.start()
+    error = capsys.readouterr().err
+    assert TOKEN not in error
+    command = last_line(error)
+    assert command == f'hf_distill push {output_dir} {repo_id} --private --token "$HF_TOKEN"'
+    assert main(shlex.split(os.path.expandvars(command))[1:]) == 0  # the command of the message, as a user runs it
+    assert HfApi().model_info(repo_id).private is True
+
+
+def test_retry_command_carries_every_flag(hub, finished_run, capsys):
+    output_dir, _ = finished_run
+    flags = ["--revision", "dev", "--commit_message", "my run", "--student_base_model", "org/base"]
+    flags += ["--teacher_hub_id", "org/teacher"]
+    hub.stop()
+    try:
+        assert main(["push", str(output_dir), f"{USER}/x", *flags]) == 1
+    finally:
+        hub.start()
+    assert last_line(capsys.readouterr().err) == (
+        f"hf_distill push {output_dir} {USER}/x --revision dev --student_base_model org/base --teacher_hub_id "
+        "org/teacher --commit_message 'my run'"
+    )
+
+
+def test_private_push_to_an_existing_public_repo_is_refused(hub, finished_run, capsys):
+    output_dir, _ = finished_run
+    repo_id = HfApi().create_repo(new_repo("cli-public")).repo_id
+    assert main(["push", str(output_dir), repo_id, "--private"]) == 1
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and f"The Hub repo {repo_id!r} exists and is public" in error
+    assert [commit.title for commit in hub.repo(repo_id).commits.values()] == ["initial commit"]
+    assert HfApi().model_info(repo_id).private is False
+
+
+def test_push_command_sets_the_hub_ids_of_local_models(hub, finished_run):
+    output_dir, _ = finished_run
+    repo_id = new_repo("cli-base-model")
+    flags = ["--student_base_model", "org/tiny-base", "--teacher_hub_id", "org/tiny-teacher"]
+    assert main(["push", str(output_dir), repo_id, *flags]) == 0
+    data = ModelCard.load(repo_id).data
+    assert (data.base_model, data.get("teacher")) == ("org/tiny-base", "org/tiny-teacher")

@@ -1,23 +1,28 @@
 """Pushing students to a local Hub-compatible server (tests/hub_server.py) with the real huggingface_hub client."""
 
 import json
+import os
+import shlex
 import uuid
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from huggingface_hub import HfApi, ModelCard
+from huggingface_hub import HfApi, ModelCard, snapshot_download
 from huggingface_hub.errors import RepositoryNotFoundError
 from safetensors.torch import load
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from hf_distill import DistillationDataCollator, DistillationTrainer, HubPushError, push_student
-from hf_distill.hub import describe_model, student_files
+from hf_distill.cli import main as cli_main
+from hf_distill.hub import PublicRepoError, describe_model, student_files
 
 from hub_server import TOKEN, USER
 from real import MODELS, needs_checkpoints
 from tiny import quiet_args, sentiment_dataset, tiny_bert
 
+FAKE_TOKEN = "hf_FAKEtoken1234567890abcdefghijklmnop"
 STUDENT_REPO_FILES = {
     ".gitattributes",
     "README.md",
@@ -283,3 +288,65 @@ def test_real_size_student_round_trips_through_lfs(hub, tmp_path):
     assert card.data.license == "apache-2.0"  # from the base checkpoint's own card
     size = (output_dir / "model.safetensors").stat().st_size
     assert size > 10 * 1024 * 1024 and f"{size / 1e6:.1f} MB" in card.text
+
+
+def files_holding(folder: Path, *secrets: str) -> list[str]:
+    """The files under ``folder`` whose bytes contain one of ``secrets``."""
+    found = []
+    for path in sorted(Path(folder).rglob("*")):
+        if path.is_file() and any(secret.encode() in path.read_bytes() for secret in secrets):
+            found.append(str(path.relative_to(folder)))
+    return found
+
+
+def test_no_pushed_or_saved_file_holds_the_token(hub, trained_teacher, tokenizer, tmp_path):
+    """hub_strategy="checkpoint" pushes last-checkpoint/training_args.bin: the pickled arguments hold no token."""
+    name, trainer = pushing_trainer(
+        "secret-ckpt", trained_teacher, tokenizer, tmp_path, hub_strategy="checkpoint", save_strategy="steps",
+        save_steps=4, eval_strategy="no", hub_token=TOKEN, teacher_model_init_kwargs={"token": FAKE_TOKEN},
+    )  # fmt: skip
+    trainer._finish_current_push()
+    trainer.push_to_hub()
+    repo_id = trainer.hub_model_id
+    assert "last-checkpoint/training_args.bin" in HfApi().list_repo_files(repo_id)
+    downloaded = Path(snapshot_download(repo_id, cache_dir=tmp_path / "download"))
+    assert files_holding(downloaded, TOKEN, FAKE_TOKEN) == []
+    assert files_holding(tmp_path / name, TOKEN, FAKE_TOKEN) == []  # the local run folder, checkpoints included
+    pushed_args = torch.load(downloaded / "last-checkpoint" / "training_args.bin", weights_only=False)
+    assert pushed_args.hub_token is None and pushed_args.teacher_model_init_kwargs == {}
+    assert pushed_args.temperature == trainer.args.temperature
+    assert trainer.args.hub_token == TOKEN  # the trainer's own arguments keep it
+    card = ModelCard.load(repo_id).text
+    assert '| `teacher_model_init_kwargs` | `{"token": "<redacted>"}` |' in card
+
+
+def test_private_trainer_never_pushes_to_a_public_repo(hub, trained_teacher, tokenizer, tmp_path):
+    name = unique("already-public")
+    repo_id = HfApi().create_repo(name).repo_id
+    with pytest.raises(PublicRepoError, match="exists and is public"):
+        make_trainer(tmp_path / "a", trained_teacher, tokenizer, train=False, push_to_hub=True, hub_model_id=name,
+                     hub_private_repo=True)  # fmt: skip
+    trainer = make_trainer(tmp_path / "b", trained_teacher, tokenizer, train=False, hub_model_id=name)
+    with pytest.raises(PublicRepoError):
+        trainer.push_to_hub(private=True)
+    assert [commit.title for commit in hub.repo(repo_id).commits.values()] == ["initial commit"]
+    assert HfApi().model_info(repo_id).private is False
+
+
+def test_failed_private_push_gives_a_private_retry_command(hub, trained_teacher, tokenizer, tmp_path):
+    name = unique("private-retry")
+    output_dir = tmp_path / name
+    trainer = make_trainer(output_dir, trained_teacher, tokenizer, train=False, hub_model_id=name,
+                           hub_private_repo=True, hub_token=TOKEN)  # fmt: skip
+    hub.stop()
+    try:
+        with pytest.raises(HubPushError) as error:
+            trainer.push_to_hub()
+    finally:
+        hub.start()
+    assert TOKEN not in str(error.value)
+    command = str(error.value).splitlines()[-1].strip()
+    assert command == f'hf_distill push {output_dir} {name} --private --token "$HF_TOKEN"'
+    assert os.environ["HF_TOKEN"] == TOKEN
+    assert cli_main(shlex.split(os.path.expandvars(command))[1:]) == 0  # run as the message says
+    assert HfApi().model_info(f"{USER}/{name}").private is True

@@ -1,12 +1,16 @@
 """The student's model card: metadata and body rendered from a run's results, nothing else."""
 
 import copy
+import json
 
 import pytest
 from huggingface_hub import ModelCard
 
 from hf_distill import render_model_card
+from hf_distill.hub import push_student, with_checkpoint_facts
 from hf_distill.model_card import hub_id, metric_values
+
+from tiny import tiny_bert
 
 RESULTS = {  # the shape of recipes/run_glue_distill.py's results.json
     "task": "sst2",
@@ -116,7 +120,7 @@ def test_body_shows_every_measured_number():
         "| `student_layers` | 0,2,4 |",
         "| `max_seq_length` | 64 |",
         "| `learning_rate` | 5e-05 |",
-        "keeping the teacher's layers `[0, 2, 4]`",
+        "keeping its layers `[0, 2, 4]`",  # cut from the student checkpoint, not from the teacher
         "patient knowledge distillation",
         "| threshold | accuracy | avg_layers | speedup |",
         "| 0.4 | 0.7752 | 1.56 | 1.79 |",
@@ -233,3 +237,111 @@ def test_distillation_results_describe_the_trainer_run(trained_teacher, tokenize
     assert training["per_device_train_batch_size"] == 8 and results["distill_method"] == "logit"
     text = render_model_card(results).text
     assert "| `temperature` | 3 |" in text and f"| accuracy | — | {last_eval['eval_accuracy']:.4g} |" in text
+
+
+FAKE_TOKEN = "hf_FAKEtoken1234567890abcdefghijklmnop"
+
+
+def test_no_token_reaches_the_card():
+    results = copy.deepcopy(RESULTS)
+    results["command"] = (
+        f"python recipes/run_glue_distill.py --hub_token {FAKE_TOKEN} --hub_token=plain-secret "
+        '--teacher_model_init_kwargs \'{"token": "kwarg-secret"}\''
+    )
+    results["config"]["training"].update(hub_token="<HUB_TOKEN>", teacher_model_init_kwargs={"token": "kwarg-secret"})
+    results["config"]["method"]["PkdArguments"]["pkd_auth_token"] = "method-secret"
+    results["tags"] = [f"made-with-{FAKE_TOKEN}"]
+    card = str(render_model_card(results, repo_id="me/sst2-pkd-student"))
+    for secret in (FAKE_TOKEN, "plain-secret", "kwarg-secret", "method-secret", "<HUB_TOKEN>"):
+        assert secret not in card, secret
+    assert "--hub_token '<redacted>' --hub_token='<redacted>'" in card
+    assert '| `teacher_model_init_kwargs` | `{"token": "<redacted>"}` |' in card
+
+
+def test_card_shows_no_absolute_path_of_the_machine(tmp_path, monkeypatch):
+    home, work = tmp_path / "home" / "me", tmp_path / "home" / "me" / "project"
+    work.mkdir(parents=True)
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.chdir(work)
+    results = copy.deepcopy(RESULTS)
+    results["teacher"] = {**results["teacher"], "name_or_path": str(home / "teachers" / "minilm-sst2")}
+    results["student"] = {**results["student"], "name_or_path": "/tmp/tmpx8k2/minilm-l6"}
+    results["command"] = (
+        f"python recipes/run_glue_distill.py --config {work}/configs/sst2.yaml --output_dir {work}/runs/sst2 "
+        f"--teacher_model_name_or_path {home}/teachers/minilm-sst2 --student_model_name_or_path /tmp/tmpx8k2/minilm-l6"
+    )
+    results["config"]["config_file"] = str(work / "configs" / "sst2.yaml")
+    results["config"]["training"]["teacher_model_init_kwargs"] = {"cache_dir": str(home / ".cache" / "hf")}
+    card = str(render_model_card(results, repo_id="me/sst2-pkd-student"))
+    assert str(tmp_path) not in card and "/tmp/" not in card
+    assert (
+        "--config ./configs/sst2.yaml --output_dir ./runs/sst2 --teacher_model_name_or_path ~/teachers/minilm-sst2 "
+        "--student_model_name_or_path .../minilm-l6" in card
+    )
+    assert "Configuration file: `./configs/sst2.yaml`" in card
+    assert '`{"cache_dir": "~/.cache/hf"}`' in card
+    assert "`minilm-l6` (a local checkpoint)" in card
+
+
+def test_base_model_of_a_local_student_folder(tmp_path, tokenizer):
+    run, student_init = tmp_path / "run", tmp_path / "students" / "minilm"
+    tiny_bert(tokenizer, layers=1).save_pretrained(run)
+    tiny_bert(tokenizer, layers=2).save_pretrained(student_init)
+    config = json.loads((student_init / "config.json").read_text())
+    (student_init / "config.json").write_text(json.dumps({**config, "_name_or_path": "nreimers/MiniLM-L6-H384"}))
+    cached = tmp_path / "hub" / "models--someone--minilm-sst2" / "snapshots" / "0123abcd"
+    tiny_bert(tokenizer, layers=2).save_pretrained(cached)
+    results = {"teacher": {"name_or_path": str(cached)}, "student": {"name_or_path": str(student_init)}}
+    data = render_model_card(with_checkpoint_facts(results, run)).data
+    assert data.base_model == "nreimers/MiniLM-L6-H384"  # the local folder's config names its Hub model
+    assert data.get("teacher") == "someone/minilm-sst2"  # a copy in the Hub cache: its path names it
+    # The user's word wins, through push_student (hf_distill push --student_base_model / --teacher_hub_id).
+    calls = {}
+
+    class RecordingApi:
+        def create_repo(self, repo_id, **kwargs):
+            return type("Url", (), {"repo_id": repo_id})()
+
+        def upload_folder(self, **kwargs):
+            calls.update(kwargs)
+
+    given = {"student_base_model": "org/base", "teacher_hub_id": "org/t"}
+    push_student(run, "me/x", results=results, api=RecordingApi(), **given)
+    pushed = ModelCard.load(run / "README.md").data
+    assert (pushed.base_model, pushed.get("teacher")) == ("org/base", "org/t")
+    assert calls["allow_patterns"] == ["README.md", "config.json", "model.safetensors"]
+
+
+def logit_run_config(*flags: str) -> dict:
+    """``results["config"]`` as recipes/run_glue_distill.py records it (every method's arguments are parsed)."""
+    import sys
+    from pathlib import Path
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
+    from glue_arguments import parse_arguments
+    from glue_report import configuration
+
+    argv = ["--task_name", "sst2", "--teacher_model_name_or_path", "teacher", "--output_dir", "out"]
+    argv += ["--student_layers", "0,2,4", *flags]
+    return configuration(*parse_arguments(argv))
+
+
+def test_card_shows_only_the_settings_of_the_method_that_ran():
+    results = {"distill_method": "logit", "student": {"layers": "0,2,4"}, "config": logit_run_config()}
+    card = render_model_card(results)
+    settings = [line.split("`")[1] for line in card.text.splitlines() if line.startswith("| `")]
+    assert settings == [
+        "temperature", "alpha", "kd_loss_type", "student_layers", "max_seq_length", "learning_rate",
+        "num_train_epochs", "per_device_train_batch_size", "gradient_accumulation_steps", "warmup_steps",
+        "weight_decay", "seed",
+    ]  # fmt: skip
+    assert "| Student initialisation | the teacher's layers 0,2,4 (embeddings and classifier copied) |" in card.text
+
+    theseus = render_model_card({**results, "distill_method": "theseus", "student": {}}).text
+    assert "| `theseus_replacement_rate` | 0.5 |" in theseus
+    assert "`temperature`" not in theseus and "`fastbert_speed`" not in theseus  # trained on the task loss alone
+
+    config = logit_run_config("--distill_preset", "tinybert")
+    tinybert = render_model_card({"distill_method": "logit", "student": {}, "config": config}).text
+    for name in ("intermediate_terms", "layer_mapping", "distill_phases", "intermediate_phase_ratio"):
+        assert f"| `{name}` |" in tinybert, name

@@ -2,12 +2,14 @@
 
 import json
 import uuid
+from pathlib import Path
 
 import torch
-from huggingface_hub import HfApi, ModelCard
+from huggingface_hub import HfApi, ModelCard, snapshot_download
+from test_hub import files_holding
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from hub_server import USER
+from hub_server import TOKEN, USER
 from test_recipe import common_flags, models, pytestmark, recipe_main  # noqa: F401 - the recipe's fixture and skip
 
 
@@ -55,3 +57,38 @@ def test_recipe_with_a_refused_token_stops_before_training(hub, models, tmp_path
     assert recipe_main([*flags, "--hub_token", "hf_wrong"]) == 1
     assert "Nothing has been trained yet" in capsys.readouterr().err
     assert not (out / "results.json").exists()
+
+
+FAKE_TOKEN = "hf_FAKEtoken1234567890abcdefghijklmnop"
+
+
+def test_recipe_records_and_pushes_no_token_and_no_machine_path(hub, models, tmp_path):  # noqa: F811
+    out, name = tmp_path / "out", f"recipe-secret-{uuid.uuid4().hex[:8]}"
+    flags = [*common_flags(out), "--teacher_model_name_or_path", models["teacher"], "--push_to_hub", "true"]
+    flags += ["--student_model_name_or_path", models["pretrained_student"], "--hub_model_id", name]
+    flags += ["--hub_token", TOKEN, f"--teacher_model_init_kwargs={json.dumps({'token': FAKE_TOKEN})}"]
+    flags += ["--student_base_model", "someone/tiny-bert", "--teacher_hub_id", "someone/tiny-bert-sst2"]
+    assert recipe_main(flags) == 0
+    repo_id = f"{USER}/{name}"
+    assert files_holding(out, TOKEN, FAKE_TOKEN) == []  # results.json, the card, training_args.bin...
+    assert files_holding(Path(snapshot_download(repo_id, cache_dir=tmp_path / "download")), TOKEN, FAKE_TOKEN) == []
+    results = json.loads((out / "results.json").read_text())
+    assert "--hub_token '<redacted>'" in results["command"]
+    assert results["config"]["training"]["teacher_model_init_kwargs"] == {"token": "<redacted>"}
+    card = ModelCard.load(repo_id)
+    assert (card.data.base_model, card.data.get("teacher")) == ("someone/tiny-bert", "someone/tiny-bert-sst2")
+    assert str(tmp_path) not in card.text and f"--output_dir .../{out.name} " in card.text
+
+
+def test_recipe_failed_private_push_says_how_to_push_it_privately(hub, models, tmp_path, capsys):  # noqa: F811
+    out, name = tmp_path / "out", f"recipe-private-{uuid.uuid4().hex[:8]}"
+    flags = [*common_flags(out), "--teacher_model_name_or_path", models["teacher"], "--push_to_hub", "true"]
+    flags += ["--student_model_name_or_path", models["pretrained_student"], "--hub_model_id", name]
+    flags += ["--hub_private_repo", "true", "--hub_revision", "no-such-branch"]
+    assert recipe_main(flags) == 1  # the branch does not exist: the upload is refused
+    error = capsys.readouterr().err
+    retry = (
+        f"hf_distill push {out} {USER}/{name} --private --revision no-such-branch --commit_message 'End of training'"
+    )
+    assert retry in error
+    assert HfApi().model_info(f"{USER}/{name}").private is True

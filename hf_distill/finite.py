@@ -18,9 +18,9 @@ class NonFiniteTrainingError(FloatingPointError):
 
 
 def _fixes(args: TrainingArguments) -> str:
-    precision = "float32 or bf16 instead of fp16" if args.fp16 else "float32 instead of half precision"
+    precision = ", float32 or bf16 instead of fp16," if args.fp16 else ""
     return (
-        f"try a lower learning_rate (now {args.learning_rate:g}), {precision}, and check the data and any cached "
+        f"try a lower learning_rate (now {args.learning_rate:g}){precision} and check the data and any cached "
         "teacher logits for non-finite values."
     )
 

@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+import torch
 from transformers import TrainingArguments
 
 from .layers import parse_layer_mapping
@@ -14,6 +15,11 @@ from .losses import KD_LOSS_TYPES
 from .terms import DISTILL_PHASES, PRESETS, TERM_LOSSES, IntermediateTerm, parse_terms
 
 TEACHER_DTYPES = ("auto", "float32", "bfloat16", "float16")
+# Literal choices with None: `HfArgumentParser` maps the command-line string "None" to None (a `str | None` field
+# with a None choice would compare the string "None" with None and refuse it).
+TeacherDtype = Literal[(None, *TEACHER_DTYPES)]
+PresetName = Literal[(None, *PRESETS)]
+PhaseName = Literal[(None, *DISTILL_PHASES)]
 
 
 @dataclass
@@ -27,6 +33,10 @@ class DistillationTrainingArguments(TrainingArguments):
     and ``kd_loss`` alone for examples without a label, plus the weighted intermediate-layer terms
     (``intermediate_terms``, or a ``distill_preset`` that expands into them; METHODS.md sections 3-7). Parsable with
     `HfArgumentParser` from the command line, JSON or YAML like any `TrainingArguments`.
+
+    On a machine without an accelerator (CUDA, MPS, XPU, ...) ``dataloader_pin_memory`` is turned off, as
+    `TrainingArguments` does for ``use_cpu``: there is no device memory to pin for, and torch would warn at every
+    DataLoader.
     """
 
     temperature: float = field(
@@ -48,12 +58,11 @@ class DistillationTrainingArguments(TrainingArguments):
             "choices": list(KD_LOSS_TYPES),
         },
     )
-    teacher_dtype: str | None = field(
+    teacher_dtype: TeacherDtype = field(
         default=None,
         metadata={
             "help": "Dtype to run the teacher in: 'float32', 'bfloat16', 'float16' or 'auto' (the checkpoint's). "
             "None keeps the teacher as given (or float32 when loaded from a path).",
-            "choices": [None, *TEACHER_DTYPES],
         },
     )
     teacher_model_init_kwargs: dict[str, Any] | str | None = field(
@@ -64,12 +73,11 @@ class DistillationTrainingArguments(TrainingArguments):
         },
     )
 
-    distill_preset: str | None = field(
+    distill_preset: PresetName = field(
         default=None,
         metadata={
             "help": "A paper recipe that fills intermediate_terms, layer_mapping and distill_phases (each unless set "
             "explicitly): " + ", ".join(PRESETS) + ". See hf_distill.terms.PRESETS.",
-            "choices": [None, *PRESETS],
         },
     )
     intermediate_terms: list[dict[str, Any]] | str | None = field(
@@ -91,14 +99,13 @@ class DistillationTrainingArguments(TrainingArguments):
             "layers '2,4,6'). Default: the preset's, else 'uniform'."
         },
     )
-    distill_phases: str | None = field(
+    distill_phases: PhaseName = field(
         default=None,
         metadata={
             "help": "'joint': task + logit KD + intermediate terms together; 'intermediate': the terms alone; "
             "'prediction': task + logit KD alone; 'intermediate_then_prediction' (TinyBERT): the terms alone for the "
             "first intermediate_phase_ratio of the optimizer steps, then task + logit KD. Default: the preset's, "
             "else 'joint'.",
-            "choices": [None, *DISTILL_PHASES],
         },
     )
     intermediate_phase_ratio: float = field(
@@ -141,6 +148,8 @@ class DistillationTrainingArguments(TrainingArguments):
                 f"teacher_dtype={self.teacher_dtype!r} is not one of {', '.join(TEACHER_DTYPES)} (or None to keep "
                 "the teacher's dtype)."
             )
+        if self.dataloader_pin_memory and not _accelerator_available():
+            self.dataloader_pin_memory = False
         super().__post_init__()
 
     def _resolve_intermediate_settings(self) -> None:
@@ -192,3 +201,11 @@ class DistillationTrainingArguments(TrainingArguments):
         """Upgrade a plain `TrainingArguments` (distillation settings at their defaults unless overridden)."""
         values = {f.name: getattr(args, f.name) for f in dataclasses.fields(args) if f.init}
         return cls(**{**values, **overrides})
+
+
+def _accelerator_available() -> bool:
+    """Whether torch sees an accelerator (the test torch's DataLoader applies before pinning memory)."""
+    accelerator = getattr(torch, "accelerator", None)  # torch >= 2.6
+    if accelerator is not None:
+        return accelerator.is_available()
+    return torch.cuda.is_available() or torch.backends.mps.is_available()

@@ -13,6 +13,10 @@ differs:
 - ``tokenization``: the token ids (and masks) the teacher reads, in order: tokenizer, ``max_length`` and
   truncation all show here.
 
+The header also records the sha256 of the logits themselves, checked (with their finiteness) on every load: a file
+damaged on disk (truncated, or with overwritten bytes that a header check cannot see) raises a
+`TeacherCacheCorruptError` naming it, instead of training a student on garbage. Non-finite logits are never written.
+
 Only logits are stored: intermediate targets (hidden states, attention) are ``[rows, layers, seq, width]`` and
 would take gigabytes for a GLUE training set.
 """
@@ -29,7 +33,7 @@ from typing import Any
 
 import datasets
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 from tqdm.auto import tqdm
@@ -38,13 +42,17 @@ from transformers import PreTrainedTokenizerBase
 from .data import TEACHER_PREFIX
 from .teacher import forward_argument_names
 
-CACHE_FORMAT = "hf_distill.teacher_cache.v1"
+CACHE_FORMAT = "hf_distill.teacher_cache.v2"  # v2: the header records the logits' sha256
 LOGITS_COLUMN = f"{TEACHER_PREFIX}logits"
 _INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
 
 
 class TeacherCacheMismatchError(ValueError):
     """A cache file exists but belongs to another teacher, other data or another tokenization."""
+
+
+class TeacherCacheCorruptError(TeacherCacheMismatchError):
+    """A cache file exists but is damaged: unreadable, or its logits differ from those written."""
 
 
 def teacher_fingerprint(teacher: nn.Module) -> str:
@@ -140,24 +148,47 @@ def compute_teacher_logits(
     return torch.cat(outputs)
 
 
+def logits_checksum(logits: torch.Tensor) -> str:
+    """sha256 of the float32 bytes of ``logits`` (what the cache file stores)."""
+    return hashlib.sha256(logits.float().contiguous().reshape(-1).view(torch.uint8).numpy().tobytes()).hexdigest()
+
+
 def save_teacher_cache(path: str | Path, logits: torch.Tensor, key: dict[str, str]) -> None:
-    """Write ``logits`` and ``key`` to the safetensors file ``path`` (atomically: a temporary file, then rename)."""
+    """Write ``logits``, ``key`` and the logits' checksum to the safetensors file ``path`` (atomically: a temporary
+    file, then rename). Non-finite logits are refused: a student must not train on them."""
     path = Path(path)
+    logits = logits.float().contiguous()
+    bad_rows = int((~torch.isfinite(logits)).any(-1).sum())
+    if bad_rows:
+        raise ValueError(
+            f"The teacher's logits are not finite on {bad_rows} of {logits.shape[0]} rows, so {path} was not written: "
+            "the teacher overflows (run it in float32: teacher_dtype='float32') or its weights are not finite."
+        )
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    save_file({"logits": logits.float().contiguous()}, str(temporary), metadata=dict(key))
+    save_file({"logits": logits}, str(temporary), metadata={**key, "logits_sha256": logits_checksum(logits)})
     os.replace(temporary, path)
 
 
 def load_teacher_cache(path: str | Path, key: dict[str, str]) -> torch.Tensor:
-    """The logits stored at ``path``; `TeacherCacheMismatchError` unless it was made for exactly ``key``."""
-    with safe_open(str(path), framework="pt") as handle:
-        stored = handle.metadata() or {}
-        logits = handle.get_tensor("logits")
+    """The logits stored at ``path``; `TeacherCacheMismatchError` unless it was made for exactly ``key``,
+    `TeacherCacheCorruptError` when the file is damaged (unreadable, checksum or finiteness)."""
+    recompute = "delete it or recompute it with --overwrite_teacher_cache (overwrite=True)"
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            stored = handle.metadata() or {}
+            logits = handle.get_tensor("logits")
+    except SafetensorError as error:
+        raise TeacherCacheCorruptError(f"Teacher cache {path} is damaged ({error}): {recompute}.") from None
     if stored.get("format") != CACHE_FORMAT:
         raise TeacherCacheMismatchError(
             f"{path} is not a teacher cache of this version (format {stored.get('format')!r}, expected "
-            f"{CACHE_FORMAT!r}); delete it or pass overwrite=True (--overwrite_teacher_cache)."
+            f"{CACHE_FORMAT!r}; older caches carry no checksum of their logits): {recompute}."
+        )
+    if logits_checksum(logits) != stored.get("logits_sha256") or not torch.isfinite(logits).all():
+        raise TeacherCacheCorruptError(
+            f"Teacher cache {path} is damaged: its logits are not the ones written (sha256 mismatch) or not finite: "
+            f"{recompute}."
         )
     for part, what in (("teacher", "teacher weights"), ("data", "training data"), ("tokenization", "tokenization")):
         if stored.get(part) != key[part]:
@@ -168,7 +199,9 @@ def load_teacher_cache(path: str | Path, key: dict[str, str]) -> torch.Tensor:
                 "train on it. Delete it, use another cache folder, or pass --overwrite_teacher_cache."
             )
     if logits.shape[0] != int(key["num_rows"]):  # fingerprints matched, so only a corrupted file gets here
-        raise TeacherCacheMismatchError(f"Teacher cache {path} holds {logits.shape[0]} rows, not {key['num_rows']}.")
+        raise TeacherCacheCorruptError(
+            f"Teacher cache {path} holds {logits.shape[0]} rows, not {key['num_rows']}: {recompute}."
+        )
     return logits
 
 
@@ -187,7 +220,8 @@ def cached_teacher_logits(
     """Load the teacher's logits over ``dataset`` from ``path``, or compute and store them when there is no file.
 
     ``data_columns`` are the columns the data fingerprint covers (text and label). An existing file made for another
-    teacher, data or tokenization raises `TeacherCacheMismatchError` unless ``overwrite``. Returns the logits
+    teacher, data or tokenization raises `TeacherCacheMismatchError`, a damaged one `TeacherCacheCorruptError`,
+    unless ``overwrite``. Returns the logits
     ``[rows, num_labels]`` and ``{"hit": bool, "seconds": float, "path": str, **fingerprints}``.
     """
     start = time.perf_counter()

@@ -163,7 +163,10 @@ def _read_tsv(task: GlueTask, path: Path) -> datasets.Dataset:
     skipped = 0
     with open(path, newline="", encoding="utf-8-sig") as handle:
         reader = csv.reader(handle, delimiter="\t", quoting=csv.QUOTE_NONE)
-        positions = _column_positions(task, next(reader) if task.tsv_header else None, path)
+        header = next(reader, None) if task.tsv_header else None
+        if task.tsv_header and header is None:
+            raise ValueError(f"GLUE file {path} is empty: download it again (it needs a header and rows).")
+        positions = _column_positions(task, header, path)
         for line_number, row in enumerate(reader, start=2 if task.tsv_header else 1):
             if len(row) <= max(positions.values()):
                 skipped += 1  # the GLUE QQP and MNLI files have a few broken lines; the reference loaders skip them
@@ -174,7 +177,7 @@ def _read_tsv(task: GlueTask, path: Path) -> datasets.Dataset:
     if skipped:
         logger.warning("Skipped %d malformed line(s) of %s.", skipped, path)
     if not columns["label"]:
-        raise ValueError(f"GLUE file {path} has no rows.")
+        raise ValueError(f"GLUE file {path} has no rows: download it again.")
     features = datasets.Features(
         {
             **{name: datasets.Value("string") for name in task.text_fields},

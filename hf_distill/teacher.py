@@ -1,11 +1,14 @@
-"""Loading the teacher and checking that it can teach the student, before any training step."""
+"""Loading the teacher and checking that it can teach the student, and that both can read their inputs, before any
+training step."""
 
 from __future__ import annotations
 
 import inspect
+import os
 from typing import Any
 
 import torch
+from huggingface_hub.utils import HFValidationError, validate_repo_id
 from torch import nn
 from transformers import (
     AutoModel,
@@ -53,6 +56,7 @@ def load_teacher(
             "a Hub id>. To train without one, use transformers.Trainer."
         )
     if isinstance(teacher, str):
+        check_model_reference(teacher, "teacher_model")
         auto_class = auto_class_for(student)
         kwargs = dict(init_kwargs or {})
         if dtype is not None:
@@ -127,6 +131,47 @@ def tokenizer_mismatch(teacher: nn.Module, student: nn.Module) -> str | None:
     if t_vocab != s_vocab or t_pad != s_pad:
         return f"the teacher has vocabulary {t_vocab} (pad id {t_pad}), the student {s_vocab} (pad id {s_pad})"
     return None
+
+
+def check_model_reference(name: str, what: str) -> None:
+    """Raise `ValueError` when ``name`` is neither an existing local path nor a well-formed Hub id: a mistyped
+    folder would otherwise be reported by the Hub client as a malformed repo id."""
+    if os.path.exists(name):
+        return
+    try:
+        validate_repo_id(name)
+    except HFValidationError:
+        raise ValueError(
+            f"{what}={name!r}: the path does not exist (and it is no Hub id such as 'namespace/name'); check it."
+        ) from None
+
+
+def check_tokenizer_fits(tokenizer: Any, model: nn.Module, what: str, fix: str | None = None) -> None:
+    """Raise `ValueError` when ``tokenizer`` can produce token ids beyond ``model``'s input-embedding rows (another
+    model's tokenizer): the forward would fail deep inside torch with an IndexError."""
+    embeddings = _input_embeddings(model)
+    if tokenizer is None or embeddings is None or not hasattr(tokenizer, "get_vocab"):
+        return
+    largest = max(tokenizer.get_vocab().values(), default=-1)  # added tokens included
+    if largest >= embeddings.num_embeddings:
+        name = getattr(tokenizer, "name_or_path", "")
+        raise ValueError(
+            f"The {what}'s tokenizer{f' {name!r}' if name else ''} has token ids up to {largest}, but "
+            f"the {what} embeds only {embeddings.num_embeddings} ids: it is another model's tokenizer; "
+            f"{fix or f'give the {what} the tokenizer it was trained with'}."
+        )
+
+
+def max_positions(model: nn.Module) -> int | None:
+    """How many tokens ``model``'s learned position embeddings cover (None when it has none): the rows of
+    ``embeddings.position_embeddings``, less the padding offset of RoBERTa-style models, else the config's
+    ``max_position_embeddings``."""
+    base = getattr(model, "base_model", model)
+    table = getattr(getattr(base, "embeddings", None), "position_embeddings", None)
+    if isinstance(table, nn.Embedding):
+        offset = table.padding_idx + 1 if table.padding_idx is not None else 0  # positions start after the pad id
+        return table.num_embeddings - offset
+    return getattr(getattr(model, "config", None), "max_position_embeddings", None)
 
 
 def _input_embeddings(model: nn.Module) -> nn.Embedding | None:

@@ -17,6 +17,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, EvalLoopOutput
 from ._meter import LossMeter
 from .arguments import DistillationTrainingArguments
 from .data import TEACHER_PREFIX, split_teacher_inputs
+from .finite import check_finite_loss
 from .hub import HubMixin
 from .intermediate import (
     PROJECTIONS_FILE,
@@ -26,7 +27,13 @@ from .intermediate import (
     projections_of,
 )
 from .losses import hard_label_loss, logit_kd_loss
-from .teacher import check_teacher_student, forward_argument_names, load_teacher, tokenizer_mismatch
+from .teacher import (
+    check_teacher_student,
+    check_tokenizer_fits,
+    forward_argument_names,
+    load_teacher,
+    tokenizer_mismatch,
+)
 
 
 class DistillationTrainer(HubMixin, Trainer):
@@ -111,6 +118,10 @@ class DistillationTrainer(HubMixin, Trainer):
                 self.teacher.to(self.args.device)
             self._teacher_argument_names = forward_argument_names(self.teacher)
             self._tokenizer_mismatch = tokenizer_mismatch(self.teacher, self.model)
+            teacher_tokenizer = getattr(data_collator, "teacher_tokenizer", None)
+            shared = processing_class if self._tokenizer_mismatch is None else None
+            check_tokenizer_fits(teacher_tokenizer or shared, self.teacher, "teacher")
+        check_tokenizer_fits(processing_class, self.model, "student")
         self.intermediate = self._build_intermediate(args)
         extra_names = self.intermediate.loss_names if self.intermediate is not None else []
         self._loss_meter = LossMeter([*self._loss_names, *extra_names])
@@ -396,6 +407,18 @@ class DistillationTrainer(HubMixin, Trainer):
     def _load_best_model(self) -> None:
         with projections_detached(self.accelerator.unwrap_model(self.model)):
             super()._load_best_model()
+
+    # ---- Stopping on a non-finite loss ----
+
+    def training_step(
+        self, model: nn.Module, inputs: dict[str, Any], num_items_in_batch: torch.Tensor | int | None = None
+    ) -> torch.Tensor:
+        """The Trainer's step, stopped with `NonFiniteTrainingError` (hf_distill.finite) as soon as its loss is NaN or
+        infinite: the Trainer would hide it from the logs (``logging_nan_inf_filter``), train on and save a NaN
+        student."""
+        loss = super().training_step(model, inputs, num_items_in_batch)
+        check_finite_loss(loss, self.state.global_step + 1, self.args)
+        return loss
 
     # ---- Counting the examples of an optimizer step ----
 

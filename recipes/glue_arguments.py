@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from methods import METHODS, method_argument_classes
-from recipe_config import CONFIG_HELP, parse_with_config
+from recipe_config import CONFIG_HELP, RecipeArgumentParser, parse_with_config
 from transformers import HfArgumentParser
 
 from hf_distill import DistillationTrainingArguments
@@ -162,6 +162,15 @@ class DataArguments:
     inference_repeats: int = field(
         default=3, metadata={"help": "Timed passes over the dev set for the inference speedup (best one counts)."}
     )
+    num_threads: int | None = field(
+        default=None,
+        metadata={
+            "help": "CPU threads per process (torch.set_num_threads). Unset: on the CPU under `accelerate launch`, "
+            "which sets OMP_NUM_THREADS=1 unless told otherwise, the physical cores divided among the processes "
+            "(as `accelerate launch --cpu` picks); an OMP_NUM_THREADS or --num_cpu_threads_per_process given to "
+            "the launcher is kept."
+        },
+    )
 
     def __post_init__(self) -> None:
         get_task(self.task_name)  # an unknown task fails here, before anything is loaded
@@ -171,13 +180,8 @@ class DataArguments:
             raise ValueError(f"augment_copies={self.augment_copies} must be >= 0.")
         if self.inference_repeats < 1:
             raise ValueError(f"inference_repeats={self.inference_repeats} must be >= 1.")
-
-
-class RecipeArgumentParser(HfArgumentParser):
-    """`HfArgumentParser` whose command-line errors are one line (no usage dump); ``--help`` is unchanged."""
-
-    def error(self, message: str):
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+        if self.num_threads is not None and self.num_threads < 1:
+            raise ValueError(f"num_threads={self.num_threads} must be >= 1 (or unset).")
 
 
 def make_parser() -> HfArgumentParser:

@@ -10,7 +10,9 @@ teacher assistant) and `hf_distill.GeneralDistillationArguments` (every `Trainin
 distillation settings and ``--general_preset distilbert|tinybert|minilm|minilmv2|mobilebert``), from a YAML/JSON
 file given with ``--config`` and/or command-line flags (the command line wins). The student is saved to
 ``output_dir`` (``output_dir/assistant`` and ``output_dir/student`` with an assistant) as an ordinary model:
-``AutoModel.from_pretrained(output_dir)`` (or ``AutoModelForSequenceClassification`` to fine-tune it).
+``AutoModel.from_pretrained(output_dir)`` (or ``AutoModelForSequenceClassification`` to fine-tune it). Bad input (an
+unknown flag or config key, a value of the wrong type, a missing file) stops the run with one line on stderr and exit
+code 1.
 """
 
 from __future__ import annotations
@@ -23,11 +25,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from transformers import AutoModel, AutoTokenizer, HfArgumentParser, PreTrainedModel, set_seed
+from transformers import AutoModel, AutoTokenizer, PreTrainedModel, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
 from hf_distill.assistant import ChainStage, chain_distillation
 from hf_distill.corpus import load_text_corpus, pack_blocks
+from hf_distill.finite import NonFiniteTrainingError
 from hf_distill.general import (
     GENERAL_PRESETS,
     GeneralDistillationArguments,
@@ -40,7 +43,7 @@ from hf_distill.masking import DynamicMaskingCollator
 from hf_distill.redaction import redact
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when imported as recipes.run_general_distill
-from recipe_config import CONFIG_HELP, parse_with_config  # noqa: E402
+from recipe_config import CONFIG_HELP, RecipeArgumentParser, parse_with_config  # noqa: E402
 
 
 @dataclass
@@ -104,7 +107,7 @@ class StudentArguments:
 
 def parse_arguments(argv: list[str]) -> tuple[CorpusArguments, StudentArguments, GeneralDistillationArguments]:
     """``--config file.yaml|json`` values, overridden by the other command-line flags."""
-    parser = HfArgumentParser((CorpusArguments, StudentArguments, GeneralDistillationArguments))
+    parser = RecipeArgumentParser((CorpusArguments, StudentArguments, GeneralDistillationArguments))
     parser.add_argument("--config", default=None, help=CONFIG_HELP)
     (corpus_args, student_args, training_args), _ = parse_with_config(parser, argv)
     if not student_args.teacher_model:
@@ -238,5 +241,18 @@ def main(argv: list[str] | None = None, callbacks: list | None = None) -> dict:
     return results
 
 
+def cli(argv: list[str] | None = None) -> int:
+    """`main` for the command line: bad input is one line on stderr and exit code 1 (HF_DISTILL_TRACEBACK=1: the
+    traceback)."""
+    try:
+        main(argv)
+    except (ValueError, OSError, NonFiniteTrainingError) as error:
+        if os.environ.get("HF_DISTILL_TRACEBACK"):
+            raise
+        print(f"run_general_distill.py: error: {' '.join(str(error).split())}", file=sys.stderr)
+        return 1
+    return 0
+
+
 if __name__ == "__main__":
-    main()
+    sys.exit(cli())

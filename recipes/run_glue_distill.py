@@ -12,6 +12,10 @@ no ``results.json`` is left behind. With ``--push_to_hub`` (``--hub_model_id``, 
 ``--hub_token``) the distilled student alone is pushed once ``results.json`` is written, with a model card made from
 it; if the Hub refuses or cannot be reached, everything stays saved and the message gives the ``hf_distill push``
 command that pushes it again.
+
+A loss or weights that become NaN or infinite during training stop the run the same way (nothing non-finite is
+saved), and so does a failed write (the line says which checkpoint is kept). ``--resume_from_checkpoint true``
+resumes from the last complete checkpoint in ``OUTPUT_DIR`` (or give a checkpoint folder).
 """
 
 from __future__ import annotations
@@ -19,7 +23,10 @@ from __future__ import annotations
 import logging
 import os
 import random
+import shutil
 import sys
+import time
+import traceback
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +49,7 @@ from glue_report import (  # noqa: E402
     write_results,
 )
 from methods import MethodContext, get_method  # noqa: E402
+from recipe_config import early_value  # noqa: E402
 from transformers import (  # noqa: E402
     AutoModelForMaskedLM,
     AutoModelForSequenceClassification,
@@ -50,6 +58,8 @@ from transformers import (  # noqa: E402
     PreTrainedTokenizerBase,
     Trainer,
 )
+from transformers.trainer import TRAINER_STATE_NAME  # noqa: E402
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR  # noqa: E402
 
 from hf_distill import DistillationDataCollator, DistillationTrainingArguments  # noqa: E402
 from hf_distill.augment import AugmentationConfig, Augmenter, label_with_teacher  # noqa: E402
@@ -58,9 +68,11 @@ from hf_distill.cache import (  # noqa: E402
     cached_teacher_logits,
     compute_teacher_logits,
 )
+from hf_distill.finite import FiniteModelCallback, NonFiniteTrainingError  # noqa: E402
 from hf_distill.glue import GlueTask, compute_metrics_fn, get_task, load_glue  # noqa: E402
 from hf_distill.hub import HubPushError, push_student  # noqa: E402
 from hf_distill.redaction import redact_command  # noqa: E402
+from hf_distill.teacher import check_model_reference, check_tokenizer_fits, max_positions  # noqa: E402
 
 logger = logging.getLogger("run_glue_distill")
 
@@ -195,6 +207,8 @@ def run_teacher_stage(model_args, data_args, training_args, task, train, evals) 
     if task.id2label:
         kwargs.update(id2label=task.id2label, label2id={v: k for k, v in task.id2label.items()})
     model = AutoModelForSequenceClassification.from_pretrained(path, **kwargs)
+    check_tokenizer_fits(tokenizer, model, "teacher", fix=TOKENIZER_FIX.format(side="teacher"))
+    fit_max_seq_length(data_args, teacher=(model, tokenizer))
     train_tok = tokenize(train, task, tokenizer, data_args.max_seq_length)
     evals_tok = {split: tokenize(ds, task, tokenizer, data_args.max_seq_length) for split, ds in evals.items()}
     trainer = Trainer(
@@ -205,8 +219,9 @@ def run_teacher_stage(model_args, data_args, training_args, task, train, evals) 
         data_collator=DistillationDataCollator(tokenizer),
         processing_class=tokenizer,
         compute_metrics=compute_metrics_fn(task),
+        callbacks=[FiniteModelCallback()],
     )
-    train_output = trainer.train()
+    train_output = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     trainer.save_model(training_args.output_dir)
     model = trainer.accelerator.unwrap_model(trainer.model)
     metrics, _ = evaluate_splits(model, evals_tok, task, tokenizer, "", training_args, "Teacher")
@@ -227,6 +242,7 @@ def run_distill_stage(model_args, data_args, training_args, method_args, task, t
     teacher_path = model_args.teacher_model_name_or_path
     teacher = load_task_teacher(teacher_path, task, training_args.teacher_model_init_kwargs)
     teacher_tokenizer = AutoTokenizer.from_pretrained(model_args.teacher_tokenizer_name or teacher_path)
+    check_tokenizer_fits(teacher_tokenizer, teacher, "teacher", fix=TOKENIZER_FIX.format(side="teacher"))
     student_tokenizer_name = model_args.student_tokenizer_name or model_args.student_model_name_or_path
     tokenizer = AutoTokenizer.from_pretrained(student_tokenizer_name) if student_tokenizer_name else teacher_tokenizer
     use_logits = bool(data_args.teacher_cache_dir) or data_args.augment_copies > 0
@@ -248,13 +264,15 @@ def run_distill_stage(model_args, data_args, training_args, method_args, task, t
         eval_dataset=None,
         data_collator=None,
         compute_metrics=compute_metrics_fn(task),
-        callbacks=[],
+        callbacks=[FiniteModelCallback()],
         model_args=model_args,
         data_args=data_args,
         method_args=next((a for a in method_args if type(a) is method.arguments), None),
     )
     student = method.build_student(context) if method.build_student else build_student(model_args, task, teacher)
     student.config.id2label, student.config.label2id = teacher.config.id2label, teacher.config.label2id
+    check_tokenizer_fits(tokenizer, student, "student", fix=TOKENIZER_FIX.format(side="student"))
+    fit_max_seq_length(data_args, teacher=(teacher, teacher_tokenizer), student=(student, tokenizer))
     if training_args.teacher_dtype not in (None, "float32", "auto"):
         teacher = teacher.to(getattr(torch, training_args.teacher_dtype))
     teacher.to(training_args.device)
@@ -297,7 +315,7 @@ def run_distill_stage(model_args, data_args, training_args, method_args, task, t
     context.teacher = None if use_logits else teacher
     context.data_collator = DistillationDataCollator(tokenizer, teacher_tokenizer if separate else None)
     trainer = method.build_trainer(context)
-    train_output = trainer.train()
+    train_output = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     export = method.export_student or (lambda trained: trained.accelerator.unwrap_model(trained.model))
     student = export(trainer)
     # Saved without the Trainer's "Model save" push: with --push_to_hub the student goes up once, at the end, with
@@ -358,39 +376,199 @@ def run_distill_stage(model_args, data_args, training_args, method_args, task, t
     }
 
 
-def _warn_single_cpu_thread(training_args) -> None:
-    """`accelerate launch` without ``--cpu`` sets OMP_NUM_THREADS=1: a CPU-only run then uses one core."""
-    cores = os.cpu_count() or 1
-    per_process = cores // max(training_args.world_size, 1)
-    if training_args.device.type == "cpu" and torch.get_num_threads() == 1 and per_process > 1:
+# ---- Checks and settings before anything is loaded ----
+
+TOKENIZER_FIX = (
+    "leave --{side}_tokenizer_name unset (the {side}'s own) or point it at the tokenizer the {side} was trained with"
+)
+MODEL_FLAGS = (
+    "teacher_model_name_or_path",
+    "student_model_name_or_path",
+    "teacher_tokenizer_name",
+    "student_tokenizer_name",
+)
+
+
+def remove_stale_results(argv: list[str] | None) -> None:
+    """Delete an older run's results.json from the output folder before anything (parsing included) can fail, so a
+    failed run never leaves another run's results looking like its own."""
+    argv = sys.argv[1:] if argv is None else [str(arg) for arg in argv]
+    output_dir = early_value(argv, "output_dir")
+    if output_dir and not {"-h", "--help"} & set(argv):
+        try:
+            (Path(output_dir) / RESULTS_FILE).unlink(missing_ok=True)
+        except OSError:
+            pass  # an unwritable folder is reported by check_writable, once the arguments are parsed
+
+
+def check_writable(output_dir: str) -> None:
+    """Create ``output_dir`` and write a file there now, rather than fail when saving after training."""
+    probe = Path(output_dir) / f".hf_distill-write-probe-{os.getpid()}"
+    try:
+        probe.parent.mkdir(parents=True, exist_ok=True)
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise OSError(
+            f"output_dir {output_dir} is not writable ({error.strerror or error}): choose another --output_dir."
+        ) from None
+
+
+def check_model_paths(model_args: ModelArguments, data_args: DataArguments) -> None:
+    for flag in MODEL_FLAGS:
+        if getattr(model_args, flag):
+            check_model_reference(getattr(model_args, flag), flag)
+    if data_args.augment_mlm_model:
+        check_model_reference(data_args.augment_mlm_model, "augment_mlm_model")
+
+
+def complete_checkpoints(output_dir: str) -> list[Path]:
+    """The ``checkpoint-N`` folders of ``output_dir`` whose save finished (the Trainer writes trainer_state.json
+    last), by step."""
+    folders = [
+        path for path in Path(output_dir).glob(f"{PREFIX_CHECKPOINT_DIR}-*") if path.name.split("-")[-1].isdigit()
+    ]
+    complete = [path for path in folders if (path / TRAINER_STATE_NAME).is_file()]
+    return sorted(complete, key=lambda path: int(path.name.split("-")[-1]))
+
+
+def resolve_resume(training_args: DistillationTrainingArguments) -> None:
+    """``--resume_from_checkpoint``: ``true`` is the last complete checkpoint in output_dir (as for run_glue.py),
+    ``false`` none, anything else a checkpoint folder; checked now, before anything is loaded."""
+    value, output_dir = training_args.resume_from_checkpoint, training_args.output_dir
+    if value is None or value.lower() in ("false", "no", "0", ""):
+        training_args.resume_from_checkpoint = None
+        if complete_checkpoints(output_dir):
+            logger.warning(
+                "%s holds checkpoints (last: %s); this run starts afresh and overwrites them as it saves: pass "
+                "--resume_from_checkpoint true to continue it instead.",
+                output_dir,
+                complete_checkpoints(output_dir)[-1].name,
+            )
+    elif value.lower() in ("true", "yes", "1"):
+        checkpoints = complete_checkpoints(output_dir)
+        if not checkpoints:
+            raise ValueError(
+                f"resume_from_checkpoint=true but {output_dir} holds no complete {PREFIX_CHECKPOINT_DIR}-* folder: "
+                "drop the flag to start afresh, or give the checkpoint folder."
+            )
+        training_args.resume_from_checkpoint = str(checkpoints[-1])
+        logger.info("Resuming from %s", checkpoints[-1])
+    elif not Path(value).is_dir():
+        raise ValueError(f"resume_from_checkpoint={value!r}: the folder does not exist.")
+
+
+def fit_max_seq_length(data_args: DataArguments, **models: tuple[PreTrainedModel, PreTrainedTokenizerBase]) -> None:
+    """Lower ``max_seq_length`` to what every model's position embeddings (and tokenizer) take, with a warning, as
+    run_glue.py does for the tokenizer: a longer row would fail inside the model."""
+    limits = {}
+    for name, (model, tokenizer) in models.items():
+        tokenizer_limit = getattr(tokenizer, "model_max_length", None)
+        candidates = [max_positions(model), tokenizer_limit if tokenizer_limit and tokenizer_limit < 1e6 else None]
+        if [limit for limit in candidates if limit]:
+            limits[name] = min(limit for limit in candidates if limit)
+    if limits and data_args.max_seq_length > min(limits.values()):
+        name = min(limits, key=limits.get)
         logger.warning(
-            "Training on CPU with 1 thread of %d cores (OMP_NUM_THREADS=%s; accelerate launch sets 1 unless given "
-            "--num_cpu_threads_per_process): pass `accelerate launch --num_cpu_threads_per_process %d ...` or set "
-            "OMP_NUM_THREADS=%d to use them.",
-            cores,
-            os.environ.get("OMP_NUM_THREADS"),
-            per_process,
-            per_process,
+            "max_seq_length=%d is more than the %s takes (%d positions): using %d.",
+            data_args.max_seq_length,
+            name,
+            limits[name],
+            limits[name],
         )
+        data_args.max_seq_length = limits[name]
+
+
+def use_cpu_cores(training_args: DistillationTrainingArguments, num_threads: int | None) -> None:
+    """Threads for a CPU run: ``--num_threads`` when given; else, when OMP_NUM_THREADS=1 is `accelerate launch`'s
+    default (not the user's), the physical cores divided among this machine's processes, as ``accelerate launch
+    --cpu`` picks; else torch's own choice (OMP_NUM_THREADS)."""
+    if num_threads is not None:
+        torch.set_num_threads(num_threads)
+    elif training_args.device.type == "cpu" and launcher_default_threads():
+        import psutil
+
+        processes = int(os.environ.get("LOCAL_WORLD_SIZE", training_args.world_size))
+        threads = max((psutil.cpu_count(logical=False) or os.cpu_count() or 1) // max(processes, 1), 1)
+        torch.set_num_threads(threads)
+        logger.info("CPU run: %d thread(s) per process (accelerate launch's OMP_NUM_THREADS=1 overridden).", threads)
+
+
+def launcher_default_threads() -> bool:
+    """Whether OMP_NUM_THREADS=1 here was set by `accelerate launch` by default: it passes its own environment's
+    OMP_NUM_THREADS, or ``--num_cpu_threads_per_process``, and else 1. Its process is this one's parent (also for
+    several processes: torch's launcher runs inside it), so its environment and command line tell which."""
+    if os.environ.get("OMP_NUM_THREADS") != "1" or "ACCELERATE_DYNAMO_BACKEND" not in os.environ:
+        return False  # not launched by accelerate, or launched with more threads
+    import psutil
+
+    try:
+        launcher = psutil.Process().parent()
+        chosen = "OMP_NUM_THREADS" in launcher.environ() or "--num_cpu_threads_per_process" in launcher.cmdline()
+    except (psutil.Error, AttributeError, OSError):
+        return True  # unreadable: accelerate's default is by far the common case
+    return not chosen
+
+
+# ---- Failures while training or writing ----
+
+
+def write_failure(error: BaseException, output_dir: str, started: float) -> OSError | None:
+    """The one-line error for ``error`` when it was raised while writing a checkpoint or the trained model (None
+    otherwise). Checkpoint folders this run began but did not finish are removed (the Trainer writes
+    trainer_state.json last): resuming must not pick them; earlier complete checkpoints are never touched."""
+    functions = {frame.name for frame in traceback.extract_tb(error.__traceback__)}
+    if "_save_checkpoint" in functions:
+        what = "a checkpoint"
+    elif functions & {"save_model", "save_pretrained"}:
+        what = "the trained model (its files there are incomplete)"
+    else:
+        return None
+    removed = []
+    for folder in Path(output_dir).glob(f"{PREFIX_CHECKPOINT_DIR}-*"):
+        state = folder / TRAINER_STATE_NAME
+        touched = any(path.stat().st_mtime >= started for path in folder.iterdir())
+        if touched and not (state.is_file() and state.stat().st_mtime >= started):
+            shutil.rmtree(folder, ignore_errors=True)
+            removed.append(folder.name)
+    checkpoints = complete_checkpoints(output_dir)
+    kept = (
+        f"the last complete checkpoint, {checkpoints[-1].name}, is kept (after freeing space, resume it with "
+        "--resume_from_checkpoint true)"
+        if checkpoints
+        else "no complete checkpoint is kept"
+    )
+    free_mb = shutil.disk_usage(output_dir).free // 2**20
+    cause = " ".join(str(error).split())
+    removed_text = f"removed the incomplete {', '.join(sorted(removed))}; " if removed else ""
+    return OSError(f"could not write {what} in {output_dir} ({cause}; {free_mb} MB free); {removed_text}{kept}.")
 
 
 def run(argv: list[str] | None = None) -> dict[str, Any]:
+    remove_stale_results(argv)  # first: a failed run must not leave an older run's results looking like its own
     model_args, data_args, training_args, method_args, config_path = parse_arguments(argv)
     task = get_task(data_args.task_name)
     logging.basicConfig(format="%(asctime)s %(name)s: %(message)s", level=logging.INFO)
     transformers.set_seed(training_args.seed)  # fresh heads and layers are drawn before the Trainer seeds
     if not training_args.should_log:
         logger.setLevel(logging.WARNING)
-    _warn_single_cpu_thread(training_args)
-    stale = Path(training_args.output_dir) / RESULTS_FILE
-    if training_args.process_index == 0 and stale.exists():
-        stale.unlink()  # a failed run must not leave an older run's results looking like its own
+    check_writable(training_args.output_dir)
+    check_model_paths(model_args, data_args)
+    resolve_resume(training_args)
+    use_cpu_cores(training_args, data_args.num_threads)
     train, evals = load_data(data_args, task, training_args)
     logger.info("%s: %d training rows, dev %s", task.name, len(train), {k: len(v) for k, v in evals.items()})
-    if model_args.stage == "teacher":
-        results = run_teacher_stage(model_args, data_args, training_args, task, train, evals)
-    else:
-        results = run_distill_stage(model_args, data_args, training_args, method_args, task, train, evals)
+    started = time.time()
+    try:
+        if model_args.stage == "teacher":
+            results = run_teacher_stage(model_args, data_args, training_args, task, train, evals)
+        else:
+            results = run_distill_stage(model_args, data_args, training_args, method_args, task, train, evals)
+    except Exception as error:
+        failure = write_failure(error, training_args.output_dir, started)
+        if failure is None:
+            raise
+        raise failure from error
     command = argv if argv is not None else sys.argv[1:]
     results = {
         "task": task.name,
@@ -432,7 +610,7 @@ def main(argv: list[str] | None = None) -> int:
     except HubPushError as error:  # the run is complete and saved; the message says how to push it again
         print(f"run_glue_distill.py: {error}", file=sys.stderr)
         return 1
-    except (ValueError, OSError) as error:  # bad input: one line, no traceback, no results.json
+    except (ValueError, OSError, NonFiniteTrainingError) as error:  # one line, no traceback, no results.json
         if os.environ.get("HF_DISTILL_TRACEBACK"):
             raise
         message = " ".join(str(error).split())

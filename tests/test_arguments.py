@@ -1,12 +1,16 @@
 import dataclasses
 import json
+import warnings
 
 import pytest
+import torch
 import yaml
 from transformers import HfArgumentParser, TrainingArguments
 
-from hf_distill import DistillationTrainingArguments
+from hf_distill import DistillationDataCollator, DistillationTrainer, DistillationTrainingArguments
 from hf_distill.terms import PRESETS
+
+from tiny import sentiment_dataset, tiny_bert
 
 
 def test_defaults_and_contract_names(tmp_path):
@@ -178,3 +182,42 @@ def test_intermediate_settings_from_cli_json_and_yaml(tmp_path):
 def test_bad_intermediate_settings_are_refused(tmp_path, overrides, message):
     with pytest.raises(ValueError, match=message):
         DistillationTrainingArguments(output_dir=str(tmp_path), **overrides)
+
+
+def test_none_is_a_choice_on_the_command_line_as_help_says(tmp_path):
+    parser = HfArgumentParser(DistillationTrainingArguments)
+    flags = ["--teacher_dtype", "None", "--distill_preset", "None", "--distill_phases", "None"]
+    (args,) = parser.parse_args_into_dataclasses(["--output_dir", str(tmp_path), *flags])
+    assert (args.teacher_dtype, args.distill_preset, args.distill_phases) == (None, None, "joint")
+    (args,) = parser.parse_args_into_dataclasses(["--output_dir", str(tmp_path), "--teacher_dtype", "bfloat16"])
+    assert args.teacher_dtype == "bfloat16"
+    assert "{None,auto,float32,bfloat16,float16}" in parser.format_help()
+
+
+def test_pinned_memory_only_with_an_accelerator(tmp_path, monkeypatch):
+    monkeypatch.setattr(torch.accelerator, "is_available", lambda: False)
+    assert not DistillationTrainingArguments(output_dir=str(tmp_path), use_cpu=False).dataloader_pin_memory
+    monkeypatch.setattr(torch.accelerator, "is_available", lambda: True)
+    assert DistillationTrainingArguments(output_dir=str(tmp_path), use_cpu=False).dataloader_pin_memory
+    assert not DistillationTrainingArguments(
+        output_dir=str(tmp_path), dataloader_pin_memory=False
+    ).dataloader_pin_memory
+
+
+def test_no_pin_memory_warning_when_training_on_a_machine_without_accelerator(tmp_path, tokenizer):
+    if torch.accelerator.is_available():
+        pytest.skip("this machine has an accelerator: memory is pinned")
+    args = DistillationTrainingArguments(
+        output_dir=str(tmp_path), max_steps=1, report_to="none", disable_tqdm=True, save_strategy="no"
+    )
+    trainer = DistillationTrainer(
+        model=tiny_bert(tokenizer, seed=1),
+        teacher_model=tiny_bert(tokenizer, seed=2),
+        args=args,
+        train_dataset=sentiment_dataset(8),
+        data_collator=DistillationDataCollator(tokenizer, text_fields=["sentence"]),
+    )
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        trainer.train()
+    assert not [str(w.message) for w in caught if "pin_memory" in str(w.message)]

@@ -1,12 +1,17 @@
 import pytest
 import torch
+from safetensors import safe_open
+from safetensors.torch import save_file
 
 from hf_distill import DistillationDataCollator, DistillationTrainer
 from hf_distill.cache import (
+    TeacherCacheCorruptError,
     TeacherCacheMismatchError,
     add_teacher_logits,
+    cache_key,
     cached_teacher_logits,
     compute_teacher_logits,
+    save_teacher_cache,
     teacher_fingerprint,
 )
 
@@ -135,3 +140,44 @@ def test_intermediate_terms_need_the_teacher_itself(tmp_path, tokenizer):
         DistillationTrainer(
             model=tiny_bert(tokenizer), args=quiet_args(tmp_path, distill_preset="pkd-skip"), train_dataset=data
         )
+
+
+def cache_file(tmp_path, tokenizer, teacher):
+    path, data = tmp_path / "cache" / "train.safetensors", train_rows(tokenizer)
+    logits, _ = cached_teacher_logits(path, teacher, data, tokenizer, ["sentence", "label"], show_progress=False)
+    return path, data, logits
+
+
+def test_a_damaged_cache_is_refused_naming_the_file_and_the_fix(tmp_path, tokenizer, trained_teacher):
+    path, data, logits = cache_file(tmp_path, tokenizer, trained_teacher)
+    columns, intact = ["sentence", "label"], path.read_bytes()
+    path.write_bytes(intact[:-8] + b"\xff" * 8)  # the header is intact: only the last logits are NaN now
+    with pytest.raises(TeacherCacheCorruptError, match=f"Teacher cache {path} is damaged: .*sha256.*overwrite_teac"):
+        cached_teacher_logits(path, trained_teacher, data, tokenizer, columns)
+    path.write_bytes(intact[:-8])  # truncated
+    with pytest.raises(TeacherCacheCorruptError, match=f"Teacher cache {path} is damaged .*--overwrite_teacher_cache"):
+        cached_teacher_logits(path, trained_teacher, data, tokenizer, columns)
+    path.write_bytes(b"")
+    with pytest.raises(TeacherCacheCorruptError, match="is damaged"):
+        cached_teacher_logits(path, trained_teacher, data, tokenizer, columns)
+    fresh, info = cached_teacher_logits(path, trained_teacher, data, tokenizer, columns, overwrite=True)
+    assert not info["hit"] and torch.equal(fresh, logits)
+    again, info = cached_teacher_logits(path, trained_teacher, data, tokenizer, columns)
+    assert info["hit"] and torch.equal(again, logits)
+
+
+def test_a_cache_without_a_checksum_is_refused(tmp_path, tokenizer, trained_teacher):
+    path, data, logits = cache_file(tmp_path, tokenizer, trained_teacher)
+    with safe_open(str(path), framework="pt") as handle:
+        old = {k: v for k, v in handle.metadata().items() if k != "logits_sha256"}
+    save_file({"logits": logits}, str(path), metadata={**old, "format": "hf_distill.teacher_cache.v1"})
+    with pytest.raises(TeacherCacheMismatchError, match="no checksum .*--overwrite_teacher_cache"):
+        cached_teacher_logits(path, trained_teacher, data, tokenizer, ["sentence", "label"])
+
+
+def test_non_finite_teacher_logits_are_never_cached(tmp_path, tokenizer, trained_teacher):
+    path, data = tmp_path / "train.safetensors", train_rows(tokenizer, rows=4)
+    key = cache_key(trained_teacher, data, ["sentence", "label"])
+    with pytest.raises(ValueError, match="not finite on 1 of 4 rows, so .* was not written.*teacher_dtype='float32'"):
+        save_teacher_cache(path, torch.tensor([[0.0, 1.0], [float("inf"), 0.0], [1.0, 2.0], [0.5, 0.5]]), key)
+    assert not path.exists()

@@ -156,3 +156,15 @@ def test_compute_metrics_fn_for_the_trainer():
     logits = np.stack([1 - PREDICTIONS, PREDICTIONS], axis=1).astype(float)
     metrics = glue.compute_metrics_fn("cola")(EvalPrediction(predictions=(logits,), label_ids=LABELS))
     assert metrics == {"matthews_correlation": pytest.approx(glue.matthews_correlation(PREDICTIONS, LABELS))}
+
+
+@pytest.mark.parametrize("split", ["train", "dev"])
+def test_an_empty_tsv_is_named(tmp_path, split):
+    write(tmp_path / "SST-2/train.tsv", ["sentence\tlabel", "good .\t1"])
+    write(tmp_path / "SST-2/dev.tsv", ["sentence\tlabel", "bad .\t0"])
+    (tmp_path / f"SST-2/{split}.tsv").write_bytes(b"")
+    with pytest.raises(ValueError, match=rf"GLUE file {tmp_path}/SST-2/{split}.tsv is empty: download it again"):
+        load_glue("sst2", tmp_path)
+    write(tmp_path / f"SST-2/{split}.tsv", ["sentence\tlabel"])
+    with pytest.raises(ValueError, match=rf"GLUE file {tmp_path}/SST-2/{split}.tsv has no rows: download it again"):
+        load_glue("sst2", tmp_path)

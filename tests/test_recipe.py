@@ -1,17 +1,22 @@
 """recipes/run_glue_distill.py end to end: tiny models saved to tmp, a few dozen rows of the real SST-2 TSVs."""
 
 import csv
+import errno
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+import transformers
 import yaml
+from safetensors.torch import load_file
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertConfig, BertModel, BertTokenizerFast
 
 from hf_distill.glue import glue_metrics, load_glue
@@ -332,13 +337,349 @@ def test_real_minilm_teacher_stage_then_shipped_distill_config(tmp_path):
     assert results["trained_from_teacher_logits"] and results["teacher_cache"]["hit"] is False
 
 
-@pytest.mark.parametrize(("threads", "cores", "warned"), [(1, 2, True), (2, 2, False), (1, 1, False)])
-def test_a_cpu_run_on_one_thread_of_several_cores_says_how_to_use_them(monkeypatch, caplog, threads, cores, warned):
+# ---- Reliability: every failure is one line and exit code 1, nothing corrupt trains, runs resume ----
+
+
+def test_more_bad_input_stops_with_one_line_before_anything_is_loaded(tmp_path, models, capsys):
+    out = tmp_path / "out"
+    base = [*common_flags(out), "--teacher_model_name_or_path", models["teacher"]]
+    base += ["--student_model_name_or_path", models["pretrained_student"]]
+
+    for split in ("train", "dev"):
+        glue = tmp_path / f"empty-{split}" / "SST-2"
+        glue.mkdir(parents=True)
+        for name in ("train", "dev"):
+            (glue / f"{name}.tsv").write_text("sentence\tlabel\ngood .\t1\n" if name != split else "")
+        error = run_bad(capsys, out, base + ["--glue_dir", glue.parent])
+        assert error.endswith(
+            f"GLUE file {glue / f'{split}.tsv'} is empty: download it again (it needs a header and rows)."
+        )
+        assert not (out / "results.json").exists()
+
+    for line, expected in [
+        ("temperature: [2, 3]", "temperature: [2, 3] is not a number."),
+        ("alpha: {value: 0.5}", "alpha: {'value': 0.5} is not a number."),
+        ("max_steps: four", "max_steps: 'four' is not an integer."),
+        ("temperature: null", "temperature: null is not a number."),
+        ("kd_loss_type: cosine", "kd_loss_type: 'cosine' is not one of kl, ce, mse."),
+        ("fp16: maybe", "fp16: 'maybe' is not true or false."),
+    ]:
+        (tmp_path / "bad.yaml").write_text(line + "\n")
+        error = run_bad(capsys, out, ["--config", tmp_path / "bad.yaml", *base])
+        assert error == f"run_glue_distill.py: error: config file {tmp_path / 'bad.yaml'}: {expected}"
+        assert not (out / "results.json").exists()  # removed though parsing failed
+
+    error = run_bad(capsys, out, [*base, "--max_steps", "four"])
+    assert (
+        error == "run_glue_distill.py: error: argument --max_steps/--max-steps: invalid int value: 'four' (see --help)"
+    )
+    error = run_bad(capsys, out, [*base, "--learning_rat", "1"])
+    assert error == (
+        "run_glue_distill.py: error: unknown argument(s) --learning_rat 1 (did you mean --learning_rate?); see --help "
+        "for the flags."
+    )
+    missing = tmp_path / "no-such-teacher"
+    error = run_bad(capsys, out, [*base, "--teacher_model_name_or_path", missing])
+    assert error.endswith(f"teacher_model_name_or_path='{missing}': the path does not exist (and it is no Hub id such "
+                          "as 'namespace/name'); check it.")  # fmt: skip
+    error = run_bad(capsys, out, [*base, "--teacher_tokenizer_name", models["shifted_student"]])
+    vocab = len(AutoTokenizer.from_pretrained(models["teacher"]))
+    assert error.endswith(
+        f"The teacher's tokenizer '{models['shifted_student']}' has token ids up to {vocab + 3}, but the teacher "
+        f"embeds only {vocab} ids: it is another model's tokenizer; leave --teacher_tokenizer_name unset (the "
+        "teacher's own) or point it at the tokenizer the teacher was trained with."
+    )
+    assert not (out / "results.json").exists()
+
+
+def test_a_damaged_teacher_cache_is_refused_by_the_recipe(tmp_path, models, capsys):
+    cache = ["--teacher_cache_dir", tmp_path / "cache", "--student_model_name_or_path", models["pretrained_student"]]
+    first = [*common_flags(tmp_path / "first"), "--teacher_model_name_or_path", models["teacher"], *cache]
+    assert recipe_main(first) == 0
+    path = tmp_path / "cache" / "sst2-train.safetensors"
+    path.write_bytes(path.read_bytes()[:-8] + b"\xff" * 8)
+    error = run_bad(capsys, tmp_path / "second", [*first[: -len(cache)], *cache, "--output_dir", tmp_path / "second"])
+    assert error == (
+        f"run_glue_distill.py: error: Teacher cache {path} is damaged: its logits are not the ones written (sha256 "
+        "mismatch) or not finite: delete it or recompute it with --overwrite_teacher_cache (overwrite=True)."
+    )
+
+
+@pytest.mark.parametrize("stage", ["teacher", "distill"])
+def test_a_diverging_run_stops_with_one_line_and_saves_nothing(tmp_path, models, capsys, stage):
+    out = tmp_path / "out"
+    flags = [*common_flags(out), "--learning_rate", "1e10", "--stage", stage, "--teacher_model_name_or_path"]
+    if stage == "teacher":
+        flags += [models["pretrained_teacher"]]
+    else:
+        flags += [models["teacher"], "--student_model_name_or_path", models["pretrained_student"]]
+    error = run_bad(capsys, out, flags)
+    assert error.startswith("run_glue_distill.py: error: Training stopped at step ")
+    what = "the model's weights are not finite" if stage == "teacher" else "the loss is nan"
+    assert what in error and "try a lower learning_rate (now 1e+10)" in error
+    assert not (out / "results.json").exists() and not (out / "model.safetensors").exists()
+
+
+def test_max_seq_length_beyond_the_position_embeddings_is_clamped(tmp_path, models, caplog):
+    out = tmp_path / "out"
+    flags = [*common_flags(out), "--task_name", "rte", "--max_train_samples", 8, "--max_eval_samples", 8]
+    flags += [
+        "--max_seq_length",
+        128,
+        "--stage",
+        "teacher",
+        "--teacher_model_name_or_path",
+        models["pretrained_teacher"],
+    ]
+    flags += ["--use_cpu", "false"]  # and no pinned-memory warning on a machine without an accelerator
+    with caplog.at_level("WARNING", logger="run_glue_distill"), warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        assert recipe_main(flags) == 0  # RTE rows of 80 words: 128 positions would fail in a 64-position model
+    assert "max_seq_length=128 is more than the teacher takes (64 positions): using 64." in caplog.text
+    assert read_results(out)["config"]["data"]["max_seq_length"] == 64
+    if not torch.accelerator.is_available():
+        assert not [str(w.message) for w in caught if "pin_memory" in str(w.message)]
+
+
+def read_only_folder(tmp_path: Path) -> Path:
+    """A folder this process cannot write to: a chmod 555 one, or for root (who writes there anyway) /sys/kernel."""
+    folder = tmp_path / "read-only"
+    folder.mkdir()
+    folder.chmod(0o555)
+    for candidate in (folder, Path("/sys/kernel")):
+        if candidate.is_dir() and not writable(candidate):
+            return candidate
+    pytest.skip("no folder this process cannot write to")
+
+
+def writable(folder: Path) -> bool:
+    try:
+        (folder / ".probe").write_text("")
+    except OSError:
+        return False
+    (folder / ".probe").unlink()
+    return True
+
+
+def test_a_read_only_output_folder_fails_before_training(tmp_path, models, capsys):
+    folder = read_only_folder(tmp_path)
+    flags = [*common_flags(folder), "--teacher_model_name_or_path", models["teacher"], "--student_layers", "0"]
+    assert recipe_main(flags) == 1
+    err = capsys.readouterr().err
+    assert (
+        err.strip().splitlines()[-1].startswith(f"run_glue_distill.py: error: output_dir {folder} is not writable (")
+    )
+    assert err.strip().endswith("): choose another --output_dir.")
+    assert "Tokenizing" not in err and "Teacher logits" not in err  # nothing was loaded, nothing trained
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        OSError(errno.ENOSPC, os.strerror(errno.ENOSPC)),
+        RuntimeError("[enforce fail at inline_container.cc:672] . unexpected pos 640 vs 534"),  # torch.save's own
+    ],
+)
+def test_a_full_disk_while_checkpointing_keeps_the_last_complete_checkpoint(
+    tmp_path, models, capsys, monkeypatch, failure
+):
+    out = tmp_path / "out"
+    flags = [*common_flags(out), "--teacher_model_name_or_path", models["teacher"], "--student_layers", "0"]
+    flags += ["--save_strategy", "steps", "--save_steps", 2]
+    save = torch.save
+
+    def full_disk(obj, file, *args, **kwargs):
+        if "checkpoint-4" in str(file):
+            Path(file).write_bytes(b"\0" * 64)  # what a full disk leaves: a partial file
+            raise failure
+        return save(obj, file, *args, **kwargs)
+
+    monkeypatch.setattr(torch, "save", full_disk)
+    assert recipe_main(flags) == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    cause = " ".join(str(failure).split())
+    assert error.startswith(f"run_glue_distill.py: error: could not write a checkpoint in {out} ({cause}; ")
+    assert error.endswith(
+        "MB free); removed the incomplete checkpoint-4; the last complete checkpoint, checkpoint-2, is kept (after "
+        "freeing space, resume it with --resume_from_checkpoint true)."
+    )
+    assert sorted(path.name for path in out.glob("checkpoint-*")) == ["checkpoint-2"]
+    assert not (out / "results.json").exists()
+
+    monkeypatch.setattr(torch, "save", save)  # space freed: the run resumes from checkpoint-2 and completes
+    assert recipe_main([*flags, "--resume_from_checkpoint", "true"]) == 0
+    assert read_results(out)["train"]["global_step"] == 10
+
+
+def test_a_full_disk_while_saving_the_model_says_what_is_kept(tmp_path, models, capsys, monkeypatch):
+    import transformers.modeling_utils
+
+    out = tmp_path / "out"
+    flags = [*common_flags(out), "--teacher_model_name_or_path", models["teacher"], "--student_layers", "0"]
+    flags += ["--save_strategy", "steps", "--save_steps", 4]
+    save_file = transformers.modeling_utils.safe_save_file
+
+    def full_disk(tensors, filename, *args, **kwargs):
+        if Path(filename).parent == out:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        return save_file(tensors, filename, *args, **kwargs)
+
+    monkeypatch.setattr(transformers.modeling_utils, "safe_save_file", full_disk)
+    assert recipe_main(flags) == 1
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert error.startswith(
+        f"run_glue_distill.py: error: could not write the trained model (its files there are incomplete) in {out} "
+        "([Errno 28] No space left on device; "
+    )
+    assert error.endswith("the last complete checkpoint, checkpoint-10, is kept (after freeing space, resume it with "
+                          "--resume_from_checkpoint true).")  # fmt: skip
+
+
+KILL_AFTER_CHECKPOINT = """
+import os, signal, sys
+import transformers
+
+save_checkpoint = transformers.Trainer._save_checkpoint
+
+
+def save_then_die(self, model, trial):
+    save_checkpoint(self, model, trial)
+    if self.state.global_step == {step}:
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+transformers.Trainer._save_checkpoint = save_then_die
+sys.path.insert(0, {recipes!r})
+import run_glue_distill
+
+sys.exit(run_glue_distill.main(sys.argv[1:]))
+"""
+
+
+@pytest.mark.parametrize("stage", ["distill", "teacher"])
+def test_a_killed_run_resumes_from_its_last_checkpoint_exactly(tmp_path, models, monkeypatch, stage):
+    teacher = models["teacher"] if stage == "distill" else models["pretrained_teacher"]
+    student = ["--student_model_name_or_path", models["pretrained_student"]] if stage == "distill" else []
+
+    def flags(out: Path) -> list:
+        common = [*common_flags(out), "--save_strategy", "steps", "--save_steps", 2, "--stage", stage]
+        return [*common, "--teacher_model_name_or_path", teacher, *student]
+
+    assert recipe_main(flags(tmp_path / "whole")) == 0  # the uninterrupted run: 10 steps
+
+    killed = tmp_path / "killed"
+    script = KILL_AFTER_CHECKPOINT.format(step=4, recipes=str(RECIPE.parent))
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    command = [sys.executable, "-c", script, *map(str, flags(killed))]
+    completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert completed.returncode == -signal.SIGKILL, completed.stderr[-3000:]
+    assert sorted(path.name for path in killed.glob("checkpoint-*")) == ["checkpoint-2", "checkpoint-4"]
+    assert not (killed / "results.json").exists()
+
+    steps = []
+    training_step = transformers.Trainer.training_step
+
+    def counted(self, *args, **kwargs):
+        steps.append(self.state.global_step)
+        return training_step(self, *args, **kwargs)
+
+    monkeypatch.setattr(transformers.Trainer, "training_step", counted)
+    assert recipe_main([*flags(killed), "--resume_from_checkpoint", "true"]) == 0
+    assert steps == list(range(4, 10))  # steps 5 to 10, from checkpoint-4
+    assert read_results(killed)["train"]["global_step"] == 10
+    whole, resumed = load_file(tmp_path / "whole" / "model.safetensors"), load_file(killed / "model.safetensors")
+    assert whole.keys() == resumed.keys()
+    for name, value in whole.items():
+        torch.testing.assert_close(resumed[name], value, rtol=0, atol=1e-6, msg=name)
+
+
+def test_resume_from_checkpoint_is_checked_before_anything_is_loaded(tmp_path, models, capsys):
+    out = tmp_path / "out"
+    base = [*common_flags(out), "--teacher_model_name_or_path", models["teacher"], "--student_layers", "0"]
+    error = run_bad(capsys, out, [*base, "--resume_from_checkpoint", "true"])
+    assert error == (
+        f"run_glue_distill.py: error: resume_from_checkpoint=true but {out} holds no complete checkpoint-* folder: "
+        "drop the flag to start afresh, or give the checkpoint folder."
+    )
+    error = run_bad(capsys, out, [*base, "--resume_from_checkpoint", tmp_path / "checkpoint-7"])
+    missing = tmp_path / "checkpoint-7"
+    assert error == f"run_glue_distill.py: error: resume_from_checkpoint='{missing}': the folder does not exist."
+
+
+def test_bad_input_under_accelerate_launch_quiet_is_one_line(tmp_path):
+    """What the README says a user sees: `accelerate launch --quiet` (one process) passes on the recipe's line and
+    exit code 1 alone; without --quiet, accelerate adds its own CalledProcessError traceback after the line."""
+    (tmp_path / "bad.yaml").write_text("task_name: sst3\nteacher_model_name_or_path: x\nstudent_layers: '0'\n")
+    line = (
+        "run_glue_distill.py: error: task_name='sst3' is not a GLUE task; use one of cola, sst2, mrpc, qqp, stsb, "
+        "mnli, qnli, rte, wnli."
+    )
+    launch = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--num_machines", "1"]
+    launch += ["--mixed_precision", "no", "--dynamo_backend", "no"]
+    recipe = [str(RECIPE), "--config", str(tmp_path / "bad.yaml"), "--output_dir", str(tmp_path / "out")]
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    completed = subprocess.run([*launch, "--quiet", *recipe], env=env, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 1 and completed.stderr.strip().splitlines() == [line]
+    completed = subprocess.run([*launch, *recipe], env=env, capture_output=True, text=True, timeout=300)
+    lines = completed.stderr.strip().splitlines()
+    assert completed.returncode == 1 and lines[0] == line and lines[1] == "Traceback (most recent call last):"
+    assert lines[-1].startswith("subprocess.CalledProcessError: ") and "non-zero exit status 1" in lines[-1]
+
+
+THREADS_PROBE = """
+import sys
+sys.path.insert(0, {recipes!r})
+import run_glue_distill
+
+print(run_glue_distill.launcher_default_threads())
+"""
+
+
+@pytest.mark.parametrize(("user_setting", "default"), [({}, True), ({"OMP_NUM_THREADS": "1"}, False)])
+def test_accelerate_launchs_default_single_thread_is_told_from_the_users(tmp_path, user_setting, default):
+    (tmp_path / "probe.py").write_text(THREADS_PROBE.format(recipes=str(RECIPE.parent)))
+    command = [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "1", "--num_machines", "1"]
+    command += ["--mixed_precision", "no", "--dynamo_backend", "no", str(tmp_path / "probe.py")]
+    env = {key: value for key, value in os.environ.items() if key != "OMP_NUM_THREADS"}
+    env.update(PYTHONPATH=str(ROOT), **user_setting)
+    completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert completed.returncode == 0, completed.stderr[-2000:]
+    assert completed.stdout.split() == [str(default)]
+
+
+def test_a_cpu_run_under_accelerates_default_uses_the_cores(monkeypatch):
+    import psutil
     import run_glue_distill
     from transformers import TrainingArguments
 
-    monkeypatch.setattr(torch, "get_num_threads", lambda: threads)
-    monkeypatch.setattr(os, "cpu_count", lambda: cores)
-    with caplog.at_level("WARNING", logger="run_glue_distill"):
-        run_glue_distill._warn_single_cpu_thread(TrainingArguments(output_dir="unused", use_cpu=True))
-    assert ("--num_cpu_threads_per_process 2" in caplog.text) is warned
+    args = TrainingArguments(output_dir="unused", use_cpu=True)
+    chosen = []
+    monkeypatch.setattr(torch, "set_num_threads", chosen.append)
+    monkeypatch.setattr(psutil, "cpu_count", lambda logical=True: 8)
+    run_glue_distill.use_cpu_cores(args, 3)  # --num_threads wins
+    monkeypatch.setattr(run_glue_distill, "launcher_default_threads", lambda: True)
+    run_glue_distill.use_cpu_cores(args, None)
+    monkeypatch.setenv("LOCAL_WORLD_SIZE", "2")
+    run_glue_distill.use_cpu_cores(args, None)
+    monkeypatch.setattr(run_glue_distill, "launcher_default_threads", lambda: False)
+    run_glue_distill.use_cpu_cores(args, None)  # the user's own OMP_NUM_THREADS: left alone
+    assert chosen == [3, 8, 4]
+
+
+def test_the_general_recipe_refuses_bad_flags_and_values_in_one_line(tmp_path, capsys):
+    sys.path.insert(0, str(ROOT / "recipes"))
+    from run_general_distill import cli
+
+    base = ["--teacher_model", str(tmp_path), "--general_preset", "minilmv2", "--output_dir", str(tmp_path / "out")]
+    (tmp_path / "bad.yaml").write_text("temperature: [2, 3]\n")
+    assert cli(["--config", str(tmp_path / "bad.yaml"), *base]) == 1
+    assert capsys.readouterr().err.strip().splitlines() == [
+        f"run_general_distill.py: error: config file {tmp_path / 'bad.yaml'}: temperature: [2, 3] is not a number."
+    ]
+    command = [sys.executable, str(ROOT / "recipes" / "run_general_distill.py"), *base, "--learning_rat", "1"]
+    completed = subprocess.run(command, env={**os.environ, "PYTHONPATH": str(ROOT)}, capture_output=True, text=True)
+    assert completed.returncode == 1
+    assert completed.stderr.strip().splitlines() == [
+        "run_general_distill.py: error: unknown argument(s) --learning_rat 1 (did you mean --learning_rate?); see "
+        "--help for the flags."
+    ]

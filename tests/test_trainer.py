@@ -295,3 +295,27 @@ def test_resume_from_checkpoint_continues_exactly(tmp_path, tokenizer, trained_t
     full_kd = [log["kd_loss"] for log in full.state.log_history if "kd_loss" in log]
     resumed_kd = [log["kd_loss"] for log in resumed.state.log_history if "kd_loss" in log]
     assert resumed_kd[-3:] == pytest.approx(full_kd[-3:], rel=1e-5)
+
+
+def test_a_tokenizer_that_does_not_fit_a_model_is_refused_at_construction(tmp_path, tokenizer, shifted_tokenizer):
+    wrong = DistillationDataCollator(shifted_tokenizer, teacher_tokenizer=shifted_tokenizer, text_fields=["sentence"])
+    with pytest.raises(ValueError, match="The teacher.s tokenizer has token ids up to 36, but the teacher embeds "):
+        make_trainer(
+            tmp_path, shifted_tokenizer, tiny_bert(tokenizer), student=tiny_bert(shifted_tokenizer), collator=wrong
+        )
+    with pytest.raises(
+        ValueError, match="The student.s tokenizer has token ids up to 36, but the student embeds only 33 ids"
+    ):
+        DistillationTrainer(
+            model=tiny_bert(tokenizer),
+            teacher_model=tiny_bert(shifted_tokenizer),
+            args=quiet_args(tmp_path),
+            processing_class=shifted_tokenizer,
+            data_collator=DistillationDataCollator(tokenizer, text_fields=["sentence"]),
+        )
+
+
+def test_a_teacher_path_that_does_not_exist_is_named(tmp_path, tokenizer):
+    missing = str(tmp_path / "no-such-teacher")
+    with pytest.raises(ValueError, match=f"teacher_model='{missing}': the path does not exist"):
+        DistillationTrainer(model=tiny_bert(tokenizer), teacher_model=missing, args=quiet_args(tmp_path))

@@ -70,7 +70,7 @@ from hf_distill.cache import (  # noqa: E402
 )
 from hf_distill.finite import FiniteModelCallback, NonFiniteTrainingError  # noqa: E402
 from hf_distill.glue import GlueTask, compute_metrics_fn, get_task, load_glue  # noqa: E402
-from hf_distill.hub import HubPushError, push_student  # noqa: E402
+from hf_distill.hub import HubPushError, args_without_secrets, push_student  # noqa: E402
 from hf_distill.redaction import redact_command  # noqa: E402
 from hf_distill.teacher import check_model_reference, check_tokenizer_fits, max_positions  # noqa: E402
 
@@ -211,9 +211,11 @@ def run_teacher_stage(model_args, data_args, training_args, task, train, evals) 
     fit_max_seq_length(data_args, teacher=(model, tokenizer))
     train_tok = tokenize(train, task, tokenizer, data_args.max_seq_length)
     evals_tok = {split: tokenize(ds, task, tokenizer, data_args.max_seq_length) for split, ds in evals.items()}
+    stage_args = args_without_secrets(training_args)  # its training_args.bin must not pickle the token
+    stage_args.push_to_hub = False  # only the distilled student is ever pushed
     trainer = Trainer(
         model=model,
-        args=training_args,
+        args=stage_args,
         train_dataset=train_tok,
         eval_dataset=evals_tok[task.main_eval_split],
         data_collator=DistillationDataCollator(tokenizer),

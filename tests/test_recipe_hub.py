@@ -92,3 +92,15 @@ def test_recipe_failed_private_push_says_how_to_push_it_privately(hub, models, t
     )
     assert retry in error
     assert HfApi().model_info(f"{USER}/{name}").private is True
+
+
+def test_teacher_stage_pickles_no_token_and_pushes_nothing(hub, models, tmp_path):  # noqa: F811
+    out = tmp_path / "teacher"
+    flags = [*common_flags(out), "--stage", "teacher", "--teacher_model_name_or_path", models["pretrained_teacher"]]
+    name = f"teacher-{uuid.uuid4().hex[:8]}"
+    flags += ["--hub_token", FAKE_TOKEN, "--push_to_hub", "true", "--hub_model_id", name]
+    flags += ["--save_strategy", "epoch"]
+    assert recipe_main(flags) == 0
+    assert list(out.glob("checkpoint-*/training_args.bin")) and (out / "training_args.bin").exists()
+    assert files_holding(out, FAKE_TOKEN) == []
+    assert not HfApi().repo_exists(f"{USER}/{name}", token=TOKEN)

@@ -205,7 +205,7 @@ def run_section_suite(options: argparse.Namespace) -> dict[str, Any]:
             return options.time_budget is None or time.perf_counter() - start <= options.time_budget
 
         runners = {
-            "training": lambda: sections.training_cost(cases[0], settings["training"], results["features"]),
+            "training": lambda: sections.training_section(cases, settings["training"], results["features"]),
             "seq_len_scaling": lambda: sections.seq_len_scaling(cases[0], settings["seq_len_scaling"]),
             "inference": lambda: sections.inference(
                 cases, settings["inference"], results["features"], options.glue_dir

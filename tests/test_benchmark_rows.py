@@ -85,7 +85,7 @@ def test_recipe_commands_of_each_kind(tmp_path):
     assert "--student_model_name_or_path" not in theseus and "--teacher_cache_dir" not in theseus
     candidate = runner.command(by_name["SST-2/select/preset/minilm@0.1"], "OUT")
     heldout_dir = Path(candidate[candidate.index("--glue_dir") + 1])
-    assert heldout_dir == tmp_path / "work" / "heldout"
+    assert heldout_dir == tmp_path / "work" / "heldout" / "SST-2-8-4"
     dev = (heldout_dir / "SST-2" / "dev.tsv").read_text().splitlines()
     assert len(dev) == 1 + 4 and candidate[-4:] == ["--distill_preset", "minilm", "--intermediate_weight", "0.1"]
     # The held-out rows are the 4 after the first 8 of the seed-0 shuffle: none of them is trained on.

@@ -427,3 +427,18 @@ def test_packed_models_load_in_float32_and_config_only_ones_time_but_do_not_scor
     assert models.parameter_count(random_model) == models.parameter_count(models.build(models.spec(teacher)))
     assert "no weights" in sections._missing(str(tmp_path / "config-only"))
     assert sections._missing(str(tmp_path / "config-only"), weights=False) is None
+
+
+def test_the_training_section_covers_each_case_the_suite_names(monkeypatch):
+    from harness import sections
+
+    monkeypatch.setattr(sections, "training_cost", lambda case, sizes, features: {"case": case["name"], **sizes})
+    cases = [{"name": "6->3"}, {"name": "12->6"}, {"name": "other"}]
+    section = sections.training_section(cases, {"rounds": 3, "cases": ["12->6", "6->3"]}, {})
+    assert section == {"by_case": {"6->3": {"case": "6->3", "rounds": 3}, "12->6": {"case": "12->6", "rounds": 3}}}
+    assert sections.training_section(cases, {"rounds": 1}, {}) == {"case": "6->3", "rounds": 1}
+    assert suites.SUITES["full"]["training"]["cases"] == ["6->3", "12->6"]
+    text = "\n".join(
+        report._training({"by_case": {"x": {"case": "x", "error": "E"}, "y": {"case": "y", "error": "F"}}})
+    )
+    assert "## Training cost (x)" in text and "## Training cost (y)" in text

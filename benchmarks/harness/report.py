@@ -84,7 +84,9 @@ def markdown(results: dict[str, Any], plot_names: list[str]) -> str:
 def _training(section: dict | None) -> list[str]:
     if section is None:
         return []
-    lines = ["## Training cost", ""]
+    if "by_case" in section:
+        return [line for case in section["by_case"].values() for line in _training(case)]
+    lines = [f"## Training cost{' (' + section['case'] + ')' if 'case' in section else ''}", ""]
     if "error" in section:
         return lines + _error(section)
     lines += [
@@ -271,6 +273,7 @@ def plots(results: dict[str, Any], stem: Path) -> list[str]:
         written.append(path.name)
 
     training = results.get("training") or {}
+    training = next(iter(training["by_case"].values()), {}) if "by_case" in training else training
     if "methods" in training:
         names = [name for name, entry in training["methods"].items() if "error" not in entry]
         fig, ax = plt.subplots(figsize=(6, 3.5))

@@ -131,14 +131,15 @@ def split_sizes(task_spec: dict[str, Any], total: int) -> dict[str, int | None]:
     return {"train_rows": train_rows, "select_train_rows": available - heldout, "heldout_rows": heldout}
 
 
-def heldout_glue_dir(glue_dir: str, task: str, train_rows: int, heldout_rows: int, into: Path) -> str:
+def heldout_glue_dir(glue_dir: str, task: str, train_rows: int, heldout_rows: int, work_dir: Path) -> str:
     """A GLUE folder whose ``task/dev.tsv`` holds the ``heldout_rows`` rows after the first ``train_rows`` of the
-    seed-0 shuffle (the recipe's ``--train_shuffle_seed 0``), and whose ``train.tsv`` is the original."""
+    seed-0 shuffle (the recipe's ``--train_shuffle_seed 0``), and whose ``train.tsv`` is the original; written once
+    under ``work_dir`` (named by the split, so other sizes get their own)."""
     from .quality import heldout_glue_dir as write_heldout
 
-    folder = Path(into) / task
-    if not (folder / "dev.tsv").is_file():
-        shutil.rmtree(folder, ignore_errors=True)
+    into = Path(work_dir) / f"{task}-{train_rows}-{heldout_rows}"
+    if not (into / task / "dev.tsv").is_file():
+        shutil.rmtree(into, ignore_errors=True)
         sizes = {"eval_split": "heldout", "train_rows": train_rows, "heldout_rows": heldout_rows}
         write_heldout(glue_dir, task, sizes, str(into))
     return str(into)

@@ -26,6 +26,17 @@ def describe_weights(path: str) -> str:
     return "pre-trained (task head random)" if has_weights(path) else "random (config only)"
 
 
+def training_section(cases: list[dict], sizes: dict, features: dict) -> dict[str, Any]:
+    """The training-cost section: of the suite's first case, or of each case the sizes name in ``cases`` (then
+    ``{"by_case": {name: section}}``)."""
+    sizes = dict(sizes)
+    names = sizes.pop("cases", None)
+    if not names:
+        return training_cost(cases[0], sizes, features)
+    chosen = [case for case in cases if case["name"] in names]
+    return {"by_case": {case["name"]: training_cost(case, sizes, features) for case in chosen}}
+
+
 def training_cost(case: dict, sizes: dict, features: dict) -> dict[str, Any]:
     """Samples/s and peak memory of each training method on ``case``'s student, ratios to plain fine-tuning (overall
     and round by round), the library's step time against the docs-style KD subclass, and the evaluation time with

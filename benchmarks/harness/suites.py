@@ -117,7 +117,12 @@ SUITES: dict[str, dict[str, Any]] = {
         },
     },
     "full": {
-        "training": {"seq_len": 128, "batch": 32, "steps": 60, "warmup": 10, "rounds": 5, "presets": None},
+        # Both cases' step times. On the GPU, training.isolated=false runs them in one process (no interpreter start
+        # per run; CUDA's peak memory is reset for each run).
+        "training": {
+            "seq_len": 128, "batch": 32, "steps": 60, "warmup": 10, "rounds": 5, "presets": None,
+            "cases": ["6->3", "12->6"], "isolated": True,
+        },
         "seq_len_scaling": {"lengths": [64, 128, 256, 512], "batch": 32, "steps": 30, "warmup": 5, "rounds": 3},
         "inference": {
             "seq_len": 128, "latency_repeats": 50, "throughput_batch": 64, "throughput_repeats": 10, "rounds": 5,

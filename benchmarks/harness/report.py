@@ -184,6 +184,9 @@ def _inference(section: dict | None) -> list[str]:
     lines += _table(["case", "FLOP ratio", "latency speedup", "efficiency", "throughput speedup", "efficiency"], rows)
     lines.append(f"Target: efficiency (speedup / FLOP ratio) >= {TARGETS['inference_efficiency']}.")
     lines.append("")
+    for name, entry in section["cases"].items():
+        if entry.get("teacher_weights", "fine-tuned") != "fine-tuned":
+            lines.append(f"- {name}: teacher weights {entry['teacher_weights']} (timing only)")
     for name, entry in section.get("fastbert", {}).items():
         lines += [
             f"FastBERT on the {name} teacher: branches trained on {entry['train_rows']} unlabeled rows, "

@@ -112,6 +112,15 @@ def test_a_teacher_read_from_disk_is_checked_against_the_suite_command(tmp_path)
     }
 
 
+def test_a_teacher_folder_without_results_is_not_overwritten(tmp_path):
+    definition = small_definition()
+    paths = rows.Paths(str(tmp_path / "glue"), "/models", str(tmp_path / "teachers"), str(tmp_path / "work"))
+    (tmp_path / "teachers" / "mpnet-sst2").mkdir(parents=True)
+    (tmp_path / "teachers" / "mpnet-sst2" / "model.safetensors").write_text("being written")
+    record = rows.Runner(definition, paths, tmp_path / "r.json").run_row(rows.plan(definition)[0])
+    assert "holds files but no results.json" in record["error"] and record["wall_seconds"] >= 0
+
+
 def test_selection_picks_the_best_heldout_score_once_every_candidate_has_a_result():
     definition = small_definition()
     results = {"rows": {}}

@@ -405,6 +405,11 @@ class Runner:
                 **teacher_record(folder), "source": f"read from {folder}/results.json",
                 "differs_from_suite": differences,
             }  # fmt: skip
+        if folder.is_dir() and any(folder.iterdir()):
+            raise RuntimeError(
+                f"{folder} holds files but no results.json: a teacher stage still running there, or one that failed. "
+                "Wait for it, or remove the folder to fine-tune the teacher here."
+            )
         command = self.command(row)
         cpu_seconds = run_command(command, log)
         return {

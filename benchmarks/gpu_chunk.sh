@@ -20,7 +20,7 @@ suite=(python3 benchmarks/run.py --suite full --models-dir .bench-carry/models -
        --glue-dir /tmp/glue --results "$results")
 scores=(--sections quality --quality-methods student_alone logit_kd --set 'quality.seeds=[0,1]')
 case $chunk in
-  speed) "${suite[@]}" --sections training seq_len_scaling inference --set training.rounds=3 training.isolated=false \
+  speed) "${suite[@]}" --sections inference training seq_len_scaling --set training.rounds=3 training.isolated=false \
            'training.presets=["distilbert","minilm","pkd-skip","ebbt"]' \
            --time-budget "${budget:-300}" ;;
   mrpc-rte) "${suite[@]}" "${scores[@]}" --rows 'quality/6->3 MRPC/*' 'quality/6->3 RTE/*' \

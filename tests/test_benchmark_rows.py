@@ -34,9 +34,12 @@ def test_the_standard_suite_plans_every_row_of_the_issue():
     planned = rows.plan(definition)
     names = [row.name for row in planned]
     assert len(names) == len(set(names)) == 3 * (2 + 3 + 4 + 7 * 2)  # teachers, candidates, 7 rows x 2 seeds
-    assert names[:2] == ["MRPC/teacher/mpnet", "MRPC/teacher/minilm"]
-    assert names.index("MRPC/select/preset/pkd-skip@10") < names.index("MRPC/best_preset/seed0")
-    assert names.index("MRPC/logit_kd_minilm/seed1") < names.index("RTE/teacher/mpnet")
+    assert names[:6] == [f"{task}/teacher/{name}" for task in ("MRPC", "RTE", "SST-2") for name in ("mpnet", "minilm")]
+    # Row by row on every task and seed, cheapest first; a selection's candidates (all tasks) just before its row.
+    assert names[6:12] == [f"{task}/student_alone/seed{seed}" for task in ("MRPC", "RTE", "SST-2") for seed in (0, 1)]
+    assert names.index("SST-2/theseus/seed1") < names.index("MRPC/logit_kd_augmented/seed0")
+    assert names.index("SST-2/logit_kd_augmented/seed1") < names.index("MRPC/select/preset/pkd-skip@10")
+    assert names.index("SST-2/select/preset/distilbert@1") < names.index("MRPC/best_preset/seed0")
     by_name = {row.name: row for row in planned}
     augmented = by_name["SST-2/logit_kd_augmented/seed1"]
     assert augmented.teacher == "mpnet" and augmented.seed == 1

@@ -85,25 +85,38 @@ class Row:
 
 
 def plan(definition: dict[str, Any]) -> list[Row]:
-    """Every row of the suite in run order: per task its teachers, its selection candidates, then each seed's rows."""
-    rows = []
-    protocol = definition["protocol"]
-    for task in definition["tasks"]:
-        rows += [Row(f"{task}/teacher/{name}", "teacher", task, name, "teacher") for name in definition["teachers"]]
-        for selection, spec in definition.get("selections", {}).items():
-            for label, args in spec["candidates"].items():
-                rows.append(
-                    Row(f"{task}/select/{selection}/{label}", "candidate", task, spec["teacher"], selection,
-                        protocol["selection_seed"], list(args), spec.get("cache", False), candidate=label)
-                )  # fmt: skip
-        for seed in protocol["seeds"]:
-            for spec in definition["rows"]:
-                rows.append(
-                    Row(f"{task}/{spec['name']}/seed{seed}", "recipe", task, spec["teacher"], spec["name"], seed,
-                        list(spec.get("args", [])), spec.get("cache", False), spec.get("own_student", False),
-                        spec.get("select"))
-                )  # fmt: skip
+    """Every row of the suite in run order: the teachers of every task, then row by row as the definition lists
+    them (cheapest first), each on every task and seed, a ``select`` row's candidates just before it. A suite cut
+    short thus has the first rows on every task."""
+    rows = [
+        Row(f"{task}/teacher/{name}", "teacher", task, name, "teacher")
+        for task in definition["tasks"]
+        for name in definition["teachers"]
+    ]
+    selected: set[str] = set()
+    for spec in definition["rows"]:
+        if spec.get("select") and spec["select"] not in selected:
+            rows += candidates(definition, spec["select"])
+            selected.add(spec["select"])
+        for task in definition["tasks"]:
+            rows += [
+                Row(f"{task}/{spec['name']}/seed{seed}", "recipe", task, spec["teacher"], spec["name"], seed,
+                    list(spec.get("args", [])), spec.get("cache", False), spec.get("own_student", False),
+                    spec.get("select"))
+                for seed in definition["protocol"]["seeds"]
+            ]  # fmt: skip
     return rows
+
+
+def candidates(definition: dict[str, Any], name: str) -> list[Row]:
+    """The candidate rows of selection ``name`` on every task (held-out rows, ``selection_seed``)."""
+    spec, seed = definition["selections"][name], definition["protocol"]["selection_seed"]
+    return [
+        Row(f"{task}/select/{name}/{label}", "candidate", task, spec["teacher"], name, seed, list(args),
+            spec.get("cache", False), candidate=label)
+        for task in definition["tasks"]
+        for label, args in spec["candidates"].items()
+    ]  # fmt: skip
 
 
 # ---- Data splits ----

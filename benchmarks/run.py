@@ -13,8 +13,9 @@ rerun skips the units already there (``--fresh`` starts over). ``--rows PATTERN 
 ``--merge FILE ...`` merges results files of several runs (chunks of the GPU suite: benchmarks/GPU.md) into one,
 ``--report-only`` rewrites the report from the results file, ``--dry-run`` lists the units and their state.
 
-``--teachers-dir`` holds the fine-tuned SST-2 teachers ``minilm-sst2`` (6 layers) and ``mpnet-sst2`` (12 layers);
-students keep every other layer of the pretrained checkpoints in ``--models-dir`` (``HF_DISTILL_MODELS``).
+``--teachers-dir`` holds the fine-tuned teachers ``<minilm|mpnet>-<sst2|mrpc|rte>`` (the quick suite needs the SST-2
+ones; the standard suite fine-tunes a missing one there with the recipe's teacher stage, the full suite with the
+harness); students keep layers of the pretrained checkpoints in ``--models-dir`` (``HF_DISTILL_MODELS``).
 Writes ``benchmarks/results/<suite>-<machine>.json``, ``.md`` and ``.png`` plots. Methods whose module is not in
 this checkout are listed as not available. Run timing work alone on the machine (``--shared-machine`` records
 that it was not).
@@ -43,7 +44,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--suite", choices=sorted([*suites.SUITES, *rows.rows_suites()]), default="quick")
     parser.add_argument("--sections", nargs="+", choices=SECTIONS, default=list(SECTIONS))
-    parser.add_argument("--teachers-dir", help="directory with minilm-sst2/ and mpnet-sst2/ (quick and full)")
+    parser.add_argument("--teachers-dir", help="fine-tuned teachers <minilm|mpnet>-<task>/ (e.g. minilm-sst2/)")
     parser.add_argument("--models-dir", default=suites.DEFAULT_MODELS_DIR, help="pretrained minilm-l6/, mpnet-base/")
     parser.add_argument("--glue-dir", default="/work/shared/data/glue", help="GLUE TSVs: TASK/{train,dev}.tsv")
     parser.add_argument("--output-dir", default=str(Path(__file__).resolve().parent / "results"))
@@ -67,7 +68,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     options = parser.parse_args(argv)
     offline = options.worker or options.report_only or options.merge
     if options.suite != "tiny" and not offline and not options.teachers_dir:
-        parser.error(f"--suite {options.suite} needs --teachers-dir (with minilm-sst2/ and mpnet-sst2/).")
+        parser.error(f"--suite {options.suite} needs --teachers-dir (fine-tuned teachers such as minilm-sst2/).")
     return options
 
 

@@ -127,7 +127,11 @@ def run_rows_suite(options: argparse.Namespace) -> dict[str, Any]:
     def write_report(results: dict[str, Any]) -> None:
         report_path.write_text(rows_report.markdown(results))
 
-    if not (options.report_only or options.merge):
+    if options.report_only:  # read only: a suite still running owns the results file
+        write_report(runner.results)
+        print(f"wrote {report_path}", file=sys.stderr)
+        return runner.results
+    if not options.merge:
         runner.run(options.rows, options.time_budget, on_row=write_report)
     runner.save()
     write_report(runner.results)

@@ -284,3 +284,161 @@ def test_heldout_rows_follow_the_train_rows_and_preset_variants_carry_their_sett
     )
     assert glue_data.read_rows(folder, "SST-2", "dev") == heldout
     assert glue_data.read_rows(folder, "SST-2", "train") == glue_data.read_rows(tmp_path, "SST-2", "train")
+
+
+def test_training_ratios_round_by_round_and_the_evaluation_with_reused_eval_logits(results):
+    results, output_dir = results
+    section = results["training"]
+    methods = section["methods"]
+    for name, entry in methods.items():
+        plain_by_round = {run_["round"]: run_["step_time_s"] for run_ in methods["plain"]["runs"]}
+        expected = [run_["step_time_s"] / plain_by_round[run_["round"]] for run_ in entry["runs"]]
+        assert entry["cost_ratio_rounds"]["per_round"] == pytest.approx(expected), name
+    pair = section["pairs"]["logit_kd / docs_kd"]
+    docs_by_round = {run_["round"]: run_["step_time_s"] for run_ in methods["docs_kd"]["runs"]}
+    assert pair["median"] == pytest.approx(
+        [run_["step_time_s"] / docs_by_round[run_["round"]] for run_ in methods["logit_kd"]["runs"]][0]
+    )  # one round in the tiny suite: the median is that round's ratio
+    evaluation = section["evaluation"]
+    assert evaluation["rows"] == section["batch"] * section["steps"]
+    assert len(evaluation["ratio"]["per_round"]) == section["rounds"]
+    assert evaluation["seconds_with_teacher"] > 0 and evaluation["seconds_with_cached_logits"] > 0
+    markdown = (output_dir / f"tiny-{machine.machine_slug(results['machine'])}.md").read_text()
+    assert "DistillationTrainer step time / docs-style Trainer KD subclass: x" in markdown
+    assert f"round by round {report._spread(pair)}" in markdown
+    assert f"reused / running the teacher: x{report._spread(evaluation['ratio'])}" in markdown
+
+
+def test_round_ratios_by_hand():
+    plain = {
+        "runs": [{"round": 0, "step_time_s": 1.0}, {"round": 1, "step_time_s": 2.0}, {"round": 2, "step_time_s": 1.0}]
+    }
+    kd = {
+        "runs": [{"round": 0, "step_time_s": 1.5}, {"round": 1, "step_time_s": 2.2}, {"round": 2, "step_time_s": 1.2}]
+    }
+    ratios = training.round_ratios(kd, plain)
+    assert ratios["per_round"] == pytest.approx([1.5, 1.1, 1.2])
+    assert (ratios["median"], ratios["min"], ratios["max"]) == pytest.approx((1.2, 1.1, 1.5))
+    text = report._spread(ratios)
+    assert text == "1.200 [1.100-1.500]"
+    # The median of per-round ratios, not the ratio of medians (which would be 1.5 / 1.0 here).
+    assert training.round_ratios({"runs": []}, plain)["median"] is None
+
+
+def test_the_tiny_suite_in_chunks_merges_into_one_report_and_resumes(tmp_path, monkeypatch):
+    """What the GPU suite does: each command runs one chunk into its own file; the files merge into one report."""
+    base = ["--suite", "tiny", "--output-dir", str(tmp_path)]
+    run.main([*base, "--sections", "inference", "--results", str(tmp_path / "a.json")])
+    quality_rows = ["quality/4->2 SST-2/logit_kd"]
+    run.main([*base, "--sections", "quality", "--rows", *quality_rows, "--results", str(tmp_path / "b.json")])
+    chunk = json.loads((tmp_path / "b.json").read_text())
+    assert set(chunk["quality"]["cases"]["4->2 SST-2"]["methods"]) == {"teacher", "logit_kd"}  # its teacher came too
+    assert "inference" not in chunk and "training" not in chunk
+    # A rerun of the chunk keeps what is there: nothing is trained again.
+    monkeypatch.setattr(quality_module, "train_and_score", lambda *args, **kwargs: pytest.fail("retrained"))
+    run.main([*base, "--sections", "quality", "--rows", *quality_rows, "--results", str(tmp_path / "b.json")])
+    merged_path = tmp_path / "all.json"
+    run.main([*base, "--results", str(merged_path), "--merge", str(tmp_path / "a.json"), str(tmp_path / "b.json")])
+    merged = json.loads(merged_path.read_text())
+    assert merged["inference"]["cases"]["4->2"]["latency_speedup"] > 0
+    assert set(merged["quality"]["cases"]["4->2 SST-2"]["methods"]) == {"teacher", "logit_kd"}
+    markdown = (tmp_path / "all.md").read_text()
+    assert "## Inference" in markdown and "| logit_kd |" in markdown
+
+
+def test_quality_keeps_each_method_on_disk_as_it_finishes(tmp_path, monkeypatch):
+    from harness import sections
+
+    calls = []
+
+    def fake(method, *args, **kwargs):
+        calls.append(method)
+        return {"score": {"teacher": 0.9, "student_alone": 0.6, "logit_kd": 0.7}[method], "train_seconds": 1.0}
+
+    monkeypatch.setattr(quality_module, "train_and_score", fake)
+    from harness.fixture import make_fixture
+
+    paths = make_fixture(tmp_path)
+    case = suites.cases("tiny", None, "", paths)[0]
+    sizes = {**suites.SUITES["tiny"]["quality"], "methods": ["student_alone", "logit_kd"]}
+    features = {
+        "intermediate_presets": {"available": False, "reason": "-"},
+        "recipes": {"available": False, "reason": "-"},
+    }
+    snapshots = []
+    out = sections.quality([case], sizes, paths["glue_dir"], features, [], persist=lambda q: snapshots.append(
+        sorted(q["cases"]["4->2 SST-2"]["methods"])))  # fmt: skip
+    assert snapshots == [["teacher"], ["student_alone", "teacher"], ["logit_kd", "student_alone", "teacher"]]
+    assert out["cases"]["4->2 SST-2"]["methods"]["logit_kd"]["retention"] == pytest.approx(0.7 / 0.9)
+    calls.clear()
+    again = sections.quality([case], sizes, paths["glue_dir"], features, [], previous=out)
+    assert calls == [] and again["cases"] == out["cases"]
+    picked = sections.quality([case], sizes, paths["glue_dir"], features, [],
+                              wanted=lambda unit: unit.endswith("/logit_kd"))  # fmt: skip
+    assert calls == ["teacher", "logit_kd"] and set(picked["cases"]["4->2 SST-2"]["methods"]) == {
+        "teacher",
+        "logit_kd",
+    }
+
+
+def test_the_harness_data_path_needs_no_datasets_package(tmp_path, monkeypatch):
+    """The GPU machine has no `datasets`: training and quality in this process run on plain lists of dicts."""
+    from harness.fixture import make_fixture
+    from transformers import AutoTokenizer
+
+    import hf_distill  # noqa: F401  (the library itself imports `datasets` today: the GPU run carries its wheel)
+
+    teacher = make_fixture(tmp_path)["teacher"]
+    monkeypatch.setitem(sys.modules, "datasets", None)  # `import datasets` now fails, find_spec returns None
+    config = dict(
+        method="cached_kd", teacher={"path": teacher, "layers": None, "num_labels": 2},
+        student={"path": teacher, "layers": [0, 2], "num_labels": 2}, seq_len=8, batch=4, steps=3, warmup=1, seed=0,
+    )  # fmt: skip
+    run_ = training.time_training(config)
+    assert run_["timed_steps"] == 2 and run_["teacher_cache"]["source"] == "teacher_logits column"
+    rows = glue_data.read_rows(tmp_path / "glue", "SST-2", "train")[:32]
+    tokenizer = AutoTokenizer.from_pretrained(teacher)
+    data = glue_data.tokenized(rows, tokenizer, 32)
+    assert isinstance(data, list) and data[0]["labels"] == rows[0]["label"]
+    sizes = {"batch": 8, "epochs": 1, "lr": 1e-3}
+    scored = quality_module.train_and_score(
+        "logit_kd", teacher, {"path": teacher, "layers": [0, 2], "num_labels": 2}, "SST-2", data, data[:16],
+        tokenizer, sizes,
+    )  # fmt: skip
+    assert 0 <= scored["score"] <= 1 and scored["train_seconds"] > 0
+
+
+def test_packed_models_load_in_float32_and_config_only_ones_time_but_do_not_score(tmp_path):
+    import pack_models
+    from harness import models, sections
+    from harness.fixture import make_fixture
+
+    teacher = make_fixture(tmp_path)["teacher"]
+    size = pack_models.pack(Path(teacher), tmp_path / "packed")
+    assert size < sum(path.stat().st_size for path in Path(teacher).iterdir())
+    original = models.build(models.spec(teacher, [0, 2]))
+    packed = models.build(models.spec(tmp_path / "packed", [0, 2]))
+    for (name, weight), (_, copy) in zip(original.state_dict().items(), packed.state_dict().items()):
+        assert copy.dtype == torch.float32
+        assert torch.allclose(weight, copy, atol=2e-3, rtol=1e-3), name  # float16 rounding only
+    pack_models.pack(Path(teacher), tmp_path / "config-only", config_only=True)
+    assert not models.has_weights(tmp_path / "config-only")
+    random_model = models.build(models.spec(tmp_path / "config-only"))
+    assert models.parameter_count(random_model) == models.parameter_count(models.build(models.spec(teacher)))
+    assert "no weights" in sections._missing(str(tmp_path / "config-only"))
+    assert sections._missing(str(tmp_path / "config-only"), weights=False) is None
+
+
+def test_the_training_section_covers_each_case_the_suite_names(monkeypatch):
+    from harness import sections
+
+    monkeypatch.setattr(sections, "training_cost", lambda case, sizes, features: {"case": case["name"], **sizes})
+    cases = [{"name": "6->3"}, {"name": "12->6"}, {"name": "other"}]
+    section = sections.training_section(cases, {"rounds": 3, "cases": ["12->6", "6->3"]}, {})
+    assert section == {"by_case": {"6->3": {"case": "6->3", "rounds": 3}, "12->6": {"case": "12->6", "rounds": 3}}}
+    assert sections.training_section(cases, {"rounds": 1}, {}) == {"case": "6->3", "rounds": 1}
+    assert suites.SUITES["full"]["training"]["cases"] == ["6->3", "12->6"]
+    text = "\n".join(
+        report._training({"by_case": {"x": {"case": "x", "error": "E"}, "y": {"case": "y", "error": "F"}}})
+    )
+    assert "## Training cost (x)" in text and "## Training cost (y)" in text

@@ -26,7 +26,10 @@ def measure_case(case: dict[str, Any], sizes: dict[str, Any], glue_dir: str) -> 
     tokenizer = AutoTokenizer.from_pretrained(case["teacher"])
     train_rows = glue_data.subset(glue_data.read_rows(glue_dir, "SST-2", "train"), sizes["train_rows"], 0)
     dev_rows = glue_data.subset(glue_data.read_rows(glue_dir, "SST-2", "dev"), sizes["dev_rows"], None)
-    unlabeled = glue_data.tokenized(train_rows, tokenizer, sizes["max_length"]).remove_columns("labels")
+    unlabeled = [
+        {key: value for key, value in row.items() if key != "labels"}
+        for row in glue_data.tokenized(train_rows, tokenizer, sizes["max_length"])
+    ]
     dev = glue_data.tokenized(dev_rows, tokenizer, sizes["max_length"])
     torch.manual_seed(0)
     model = FastBertForSequenceClassification.from_backbone(case["teacher"])

@@ -1,4 +1,7 @@
-"""GLUE TSV files (SST-2, MRPC, RTE) as tokenized `datasets.Dataset`s, and the scores of predictions."""
+"""GLUE TSV files (SST-2, MRPC, RTE) as tokenized rows, and the scores of predictions.
+
+Tokenized rows are plain lists of dicts, which `transformers.Trainer` and `DistillationTrainer` take as datasets:
+the harness's own data path needs no ``datasets`` package (the GPU machine has none)."""
 
 from __future__ import annotations
 
@@ -7,7 +10,6 @@ import random
 from pathlib import Path
 from typing import Any
 
-import datasets
 import numpy as np
 
 # task -> (text columns, label column, label map (None: already 0/1 integers), metric)
@@ -42,13 +44,12 @@ def subset(rows: list[dict[str, Any]], count: int | None, shuffle_seed: int | No
     return rows if count is None else rows[:count]
 
 
-def tokenized(rows: list[dict[str, Any]], tokenizer: Any, max_length: int) -> datasets.Dataset:
-    """``input_ids``/``attention_mask``(/``token_type_ids``) unpadded, and ``labels``."""
+def tokenized(rows: list[dict[str, Any]], tokenizer: Any, max_length: int) -> list[dict[str, Any]]:
+    """One dict per row: ``input_ids``/``attention_mask``(/``token_type_ids``) unpadded, and ``labels``."""
     columns = list(zip(*[row["text"] for row in rows]))
     encoded = tokenizer(*[list(column) for column in columns], truncation=True, max_length=max_length)
-    data = {key: encoded[key] for key in encoded.keys()}
-    data["labels"] = [row["label"] for row in rows]
-    return datasets.Dataset.from_dict(data)
+    keys = list(encoded.keys())
+    return [{**{key: encoded[key][index] for key in keys}, "labels": row["label"]} for index, row in enumerate(rows)]
 
 
 def score(task: str, logits: np.ndarray, labels: np.ndarray) -> dict[str, float]:

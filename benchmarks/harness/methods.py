@@ -11,23 +11,29 @@ from .baseline import DocsDistillationTrainer
 
 
 def training_arguments(output_dir: str, config: dict[str, Any], **overrides: Any) -> dict[str, Any]:
-    """Keyword arguments shared by every method: same batch, steps, learning rate and seed; no logging or saving."""
+    """Keyword arguments shared by every method: same batch, steps, learning rate and seed; no logging or saving.
+
+    Rows are lists of dicts holding model inputs only (and ``teacher_logits``), so no column is removed: the
+    Trainer's column filter would drop ``teacher_logits`` from a list (it knows the teacher columns of a
+    `datasets.Dataset` only)."""
     values = dict(
         output_dir=output_dir, max_steps=config["steps"], per_device_train_batch_size=config["batch"],
         learning_rate=5e-5, seed=config["seed"], report_to="none", disable_tqdm=True, save_strategy="no",
         logging_strategy="no", use_cpu=not torch.cuda.is_available(), dataloader_num_workers=0,
+        remove_unused_columns=False,
     )  # fmt: skip
     values.update(overrides)
     return values
 
 
-def teacher_cache(config: dict[str, Any], teacher: Any, dataset: Any) -> tuple[Any, Any, dict[str, Any]]:
-    """``dataset`` with a ``teacher_logits`` column, the teacher to train with, and how the cache was made.
+def teacher_cache(config: dict[str, Any], teacher: Any, rows: list[dict]) -> tuple[Any, Any, dict[str, Any]]:
+    """``rows`` with a ``teacher_logits`` column, the teacher to train with (None: released), and how the cache was
+    made.
 
-    With ``hf_distill.cache`` (issue 4) the logits come from `cached_teacher_logits` (a safetensors file, stored and
-    read back as a user's second run would) and the teacher is released: training runs without it. Without that
-    module the core trainer's ``teacher_logits`` column is filled directly and the teacher stays loaded (the core
-    `DistillationTrainer` requires one).
+    The logits come from `hf_distill.cache.cached_teacher_logits` (a safetensors file, stored and read back as a
+    user's second run would), which takes a `datasets.Dataset`. Where the ``datasets`` package is missing (the GPU
+    machine), the teacher's logits are written into each row directly; training then costs the same, since either
+    way no teacher runs during the steps.
     """
     import importlib.util
     import tempfile
@@ -36,15 +42,17 @@ def teacher_cache(config: dict[str, Any], teacher: Any, dataset: Any) -> tuple[A
     start = time.perf_counter()
     if torch.cuda.is_available():
         teacher.to("cuda")
-    if importlib.util.find_spec("hf_distill.cache") is None:
-        logits = _teacher_logits(teacher, dataset, config["batch"])
-        dataset = dataset.add_column("teacher_logits", logits.tolist())
-        return dataset, teacher, {"source": "teacher_logits column", "seconds": time.perf_counter() - start}
+    if importlib.util.find_spec("datasets") is None:
+        logits = _teacher_logits(teacher, rows, config["batch"]).tolist()
+        rows = [{**row, "teacher_logits": row_logits} for row, row_logits in zip(rows, logits)]
+        return rows, None, {"source": "teacher_logits column", "seconds": time.perf_counter() - start}
+    import datasets
     from transformers import AutoTokenizer
 
     from hf_distill.cache import add_teacher_logits, cached_teacher_logits
 
     tokenizer = AutoTokenizer.from_pretrained(config["teacher"]["path"])
+    dataset = datasets.Dataset.from_list(rows)
     with tempfile.TemporaryDirectory() as directory:
         path = f"{directory}/teacher_logits.safetensors"
         cached_teacher_logits(path, teacher, dataset, tokenizer, ["input_ids", "labels"], show_progress=False)
@@ -59,15 +67,16 @@ def teacher_cache(config: dict[str, Any], teacher: Any, dataset: Any) -> tuple[A
     )
 
 
-def _teacher_logits(teacher: torch.nn.Module, dataset: Any, batch_size: int) -> torch.Tensor:
-    """The teacher's logits ``[rows, labels]`` for every row of ``dataset`` (equal-length token rows), in order."""
+def _teacher_logits(teacher: torch.nn.Module, rows: list[dict], batch_size: int) -> torch.Tensor:
+    """The teacher's logits ``[rows, labels]`` for every row (equal-length token rows), in order."""
     device = next(teacher.parameters()).device
     teacher.eval()
     logits = []
     with torch.inference_mode():
-        for start in range(0, len(dataset), batch_size):
-            rows = dataset[start : start + batch_size]
-            inputs = {key: torch.tensor(rows[key], device=device) for key in ("input_ids", "attention_mask")}
+        for start in range(0, len(rows), batch_size):
+            batch = rows[start : start + batch_size]
+            inputs = {key: torch.tensor([row[key] for row in batch], device=device)
+                      for key in ("input_ids", "attention_mask")}  # fmt: skip
             logits.append(teacher(**inputs).logits.float().cpu())
     return torch.cat(logits)
 

@@ -2,11 +2,14 @@
 
 A spec is ``{"path": checkpoint_dir, "layers": [i, ...] or None, "num_labels": n}``: the checkpoint loaded with a
 sequence-classification head, keeping only the listed encoder layers (DistilBERT-style "every other layer"
-students are ``layers=[0, 2, 4]`` of a 6-layer checkpoint). A checkpoint without a task head gets a fresh one.
+students are ``layers=[0, 2, 4]`` of a 6-layer checkpoint). A checkpoint without a task head gets a fresh one. A
+folder with a config but no weights (``pack_models.py --config-only``: a checkpoint too large to carry) builds a
+randomly initialised model of that architecture, which is right for timing and nothing else.
 """
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import torch
@@ -26,12 +29,25 @@ def spec_config(model_spec: dict[str, Any]) -> PretrainedConfig:
     return config
 
 
+WEIGHT_FILES = ("model.safetensors", "model.safetensors.index.json", "pytorch_model.bin")
+
+
+def has_weights(path: str | Path) -> bool:
+    """Whether the checkpoint folder holds weights (not only a config)."""
+    return any((Path(path) / name).is_file() for name in WEIGHT_FILES)
+
+
 def build(model_spec: dict[str, Any], seed: int = 0) -> PreTrainedModel:
-    """Load the checkpoint (fresh classifier drawn with ``seed`` when it has none) and keep the chosen layers."""
+    """Load the checkpoint in float32 (fresh classifier drawn with ``seed`` when it has none; a folder without
+    weights: random weights, for timing) and keep the chosen layers."""
     torch.manual_seed(seed)
-    model = AutoModelForSequenceClassification.from_pretrained(
-        model_spec["path"], num_labels=model_spec["num_labels"], dtype=torch.float32
-    )
+    if has_weights(model_spec["path"]):
+        model = AutoModelForSequenceClassification.from_pretrained(
+            model_spec["path"], num_labels=model_spec["num_labels"], dtype=torch.float32
+        )
+    else:
+        config = AutoConfig.from_pretrained(model_spec["path"], num_labels=model_spec["num_labels"])
+        model = AutoModelForSequenceClassification.from_config(config, dtype=torch.float32)
     if model_spec["layers"] is not None:
         keep_layers(model, model_spec["layers"])
     return model

@@ -14,13 +14,14 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from transformers import AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
 
-from . import glue_data
+from . import glue_data, store
 from .machine import REPO_ROOT
 from .models import build, parameter_count
 
@@ -34,6 +35,7 @@ def _args(output_dir: str, sizes: dict[str, Any], seed: int) -> dict[str, Any]:
         output_dir=output_dir, per_device_train_batch_size=sizes["batch"], per_device_eval_batch_size=64,
         num_train_epochs=sizes["epochs"], learning_rate=sizes["lr"], seed=seed, report_to="none",
         disable_tqdm=True, save_strategy="no", logging_strategy="no", use_cpu=not torch.cuda.is_available(),
+        remove_unused_columns=False,  # rows are lists of dicts of model inputs (glue_data.tokenized)
     )  # fmt: skip
 
 
@@ -156,17 +158,31 @@ def finetune_teacher(source: str, task: str, glue_dir: str, sizes: dict[str, Any
 
 
 def measure_case(
-    case: dict[str, Any], task: str, glue_dir: str, sizes: dict[str, Any], methods: list[str]
+    case: dict[str, Any],
+    task: str,
+    glue_dir: str,
+    sizes: dict[str, Any],
+    methods: list[str],
+    done: dict[str, Any] | None = None,
+    on_method: Callable[[dict[str, Any]], None] | None = None,
+    should_run: Callable[[str], bool] | None = None,
 ) -> dict[str, Any]:
-    """Teacher and each method on ``task`` for one teacher -> student case; scores and retention."""
+    """Teacher and each method on ``task`` for one teacher -> student case; scores and retention.
+
+    ``done``: methods measured earlier (kept, not rerun; the teacher is rerun unless it is among them);
+    ``on_method`` gets the case's entry after each method; ``should_run(method)``, asked just before each method
+    but the teacher, can still pass it over (a time budget spent)."""
     tokenizer = AutoTokenizer.from_pretrained(case["teacher"])
     train_rows = glue_data.subset(glue_data.read_rows(glue_dir, task, "train"), sizes["train_rows"], shuffle_seed=0)
     dev_rows = eval_rows(glue_dir, task, sizes)
     train = glue_data.tokenized(train_rows, tokenizer, sizes["max_length"])
     dev = glue_data.tokenized(dev_rows, tokenizer, sizes["max_length"])
     seeds = sizes.get("seeds", [0])
-    results: dict[str, Any] = {}
+    results: dict[str, Any] = dict(done or {})
+    entry = {}
     for method in ["teacher", *methods]:
+        if store.done(results.get(method)) or (method != "teacher" and should_run and not should_run(method)):
+            continue
         runs = []
         for seed in seeds[:1] if method == "teacher" else seeds:  # the teacher is only evaluated
             start = time.perf_counter()
@@ -189,15 +205,23 @@ def measure_case(
                 file=sys.stderr,
                 flush=True,
             )
-        results[method] = _over_seeds(runs, seeds)
+        results[method] = {**_over_seeds(runs, seeds), "date": store.stamp()}
+        entry = _case_entry(task, len(train_rows), len(dev_rows), sizes, results)
+        if on_method is not None:
+            on_method(entry)
+    return entry or _case_entry(task, len(train_rows), len(dev_rows), sizes, results)
+
+
+def _case_entry(task: str, train_rows: int, dev_rows: int, sizes: dict, results: dict[str, Any]) -> dict[str, Any]:
+    """The section's entry for one case and task, with each method's ``retention`` = its score / the teacher's."""
     teacher_score = results["teacher"]["score"]
     for entry in results.values():
         entry["retention"] = entry["score"] / teacher_score if teacher_score and entry["score"] is not None else None
     return {
         "task": task,
         "metric": glue_data.TASKS[task][3],
-        "train_rows": len(train_rows),
-        "dev_rows": len(dev_rows),
+        "train_rows": train_rows,
+        "dev_rows": dev_rows,
         "eval_split": sizes.get("eval_split", "dev"),
         "sizes": sizes,
         "methods": results,

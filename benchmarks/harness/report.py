@@ -30,6 +30,29 @@ def _table(header: list[str], rows: list[list[Any]]) -> list[str]:
     return lines + [""]
 
 
+def _measured_on(results: dict[str, Any]) -> list[str]:
+    """Where and when each section was measured, when they differ from the header (results merged from runs)."""
+    lines = []
+    for name in ("training", "seq_len_scaling", "inference", "quality"):
+        where = (results.get(name) or {}).get("measured_on")
+        if where:
+            device = where.get("gpu") or f"{where.get('cpu')} ({where.get('cpu_count')} cores)"
+            lines.append(f"- {name}: measured on {device}, {where.get('date')}")
+    return lines + [""] if lines else []
+
+
+def _spread(ratios: dict | None) -> str:
+    """``median [min-max]`` of round-by-round ratios (`training.round_ratios`)."""
+    if not ratios or ratios.get("median") is None:
+        return "n/a"
+    return f"{ratios['median']:.3f} [{ratios['min']:.3f}-{ratios['max']:.3f}]"
+
+
+def _teacher_weights(section: dict) -> str:
+    weights = section.get("teacher_weights", "fine-tuned")
+    return "" if weights == "fine-tuned" else f"Teacher weights: {weights} (timing only). "
+
+
 def _error(section: dict) -> list[str]:
     return [f"Section failed or skipped: `{section['error'].strip().splitlines()[-1]}`", ""]
 
@@ -47,6 +70,7 @@ def markdown(results: dict[str, Any], plot_names: list[str]) -> str:
         f"- started {m['started']}, wall time {results.get('wall_seconds', 0):.0f} s",
         "",
     ]
+    lines += _measured_on(results)
     not_available = [(name, f["reason"]) for name, f in results["features"].items() if not f["available"]]
     if not_available:
         lines += ["Not available in this checkout (not measured):", ""]
@@ -60,13 +84,18 @@ def markdown(results: dict[str, Any], plot_names: list[str]) -> str:
 def _training(section: dict | None) -> list[str]:
     if section is None:
         return []
-    lines = ["## Training cost", ""]
+    if "by_case" in section:
+        return [line for case in section["by_case"].values() for line in _training(case)]
+    lines = [f"## Training cost{' (' + section['case'] + ')' if 'case' in section else ''}", ""]
     if "error" in section:
         return lines + _error(section)
     lines += [
         f"Case {section['case']}, batch {section['batch']} x {section['seq_len']} tokens, median over "
-        f"{section['rounds']} runs (fresh process each) of the median step after {section['warmup']} warm-up steps. "
-        f"Cached KD reads teacher logits from: {section['cached_kd_source']}. Peak memory: "
+        f"{section['rounds']} rounds (each round runs every method once, in the same order; a fresh process per run "
+        f"when memory is isolated) of the median step after {section['warmup']} warm-up steps. "
+        "The round-by-round ratio to plain gives its median and its spread [min-max] over the rounds. "
+        + _teacher_weights(section)
+        + f"Cached KD reads teacher logits from: {section['cached_kd_source']}. Peak memory: "
         + (
             "each run in a fresh process."
             if section.get("memory_isolated")
@@ -81,12 +110,14 @@ def _training(section: dict | None) -> list[str]:
             continue
         rows.append(
             [name, entry["step_time_s"] * 1000, entry["samples_per_s"], entry["peak_memory_mb"], entry["cost_ratio"],
-             entry["ideal_ratio"], entry["gap_to_ideal"], entry["memory_ratio"]]
+             _spread(entry.get("cost_ratio_rounds")), entry["ideal_ratio"], entry["gap_to_ideal"],
+             entry["memory_ratio"]]
         )  # fmt: skip
     lines += _table(
-        ["method", "step ms", "samples/s", "peak MB", "time / plain", "FLOP ideal", "gap to ideal", "memory / plain"],
+        ["method", "step ms", "samples/s", "peak MB", "time / plain", "per round: median [min-max]", "FLOP ideal",
+         "gap to ideal", "memory / plain"],
         rows,
-    )
+    )  # fmt: skip
     methods = {name: entry for name, entry in section["methods"].items() if "error" not in entry}
     if "logit_kd" in methods:
         gap = methods["logit_kd"]["gap_to_ideal"]
@@ -96,7 +127,16 @@ def _training(section: dict | None) -> list[str]:
         lines.append(f"- target cached KD within 5% of plain: x{ratio:.3f} ({_verdict(ratio <= 1.05)})")
     if "logit_kd" in methods and "docs_kd" in methods:
         overhead = methods["logit_kd"]["step_time_s"] / methods["docs_kd"]["step_time_s"]
-        lines.append(f"- DistillationTrainer step time / docs-style Trainer KD subclass: x{overhead:.3f}")
+        pair = section.get("pairs", {}).get("logit_kd / docs_kd")
+        rounds = f"; round by round {_spread(pair)}" if pair and pair.get("median") is not None else ""
+        lines.append(f"- DistillationTrainer step time / docs-style Trainer KD subclass: x{overhead:.3f}{rounds}")
+    evaluation = section.get("evaluation")
+    if evaluation:
+        lines.append(
+            f"- evaluation over {evaluation['rows']} rows with the teacher's eval logits reused / running the "
+            f"teacher: x{_spread(evaluation['ratio'])} ({evaluation['seconds_with_cached_logits']:.2f} s vs "
+            f"{evaluation['seconds_with_teacher']:.2f} s)"
+        )
     for name, reason in section.get("not_available", {}).items():
         lines.append(f"- not available: {name} ({reason})")
     return lines + [""]
@@ -144,6 +184,9 @@ def _inference(section: dict | None) -> list[str]:
     lines += _table(["case", "FLOP ratio", "latency speedup", "efficiency", "throughput speedup", "efficiency"], rows)
     lines.append(f"Target: efficiency (speedup / FLOP ratio) >= {TARGETS['inference_efficiency']}.")
     lines.append("")
+    for name, entry in section["cases"].items():
+        if entry.get("teacher_weights", "fine-tuned") != "fine-tuned":
+            lines.append(f"- {name}: teacher weights {entry['teacher_weights']} (timing only)")
     for name, entry in section.get("fastbert", {}).items():
         lines += [
             f"FastBERT on the {name} teacher: branches trained on {entry['train_rows']} unlabeled rows, "
@@ -176,7 +219,9 @@ def _quality(section: dict | None) -> list[str]:
         return []
     lines = ["## Quality", ""]
     if "error" in section:
-        return lines + _error(section)
+        lines += _error(section)
+        if not section.get("cases"):  # a failure after some methods finished keeps them
+            return lines
     for key, entry in [*section["cases"].items(), *[(r["task"], r) for r in section.get("reused", [])]]:
         if "retention_reference" in entry:  # reused from another script
             reference = entry["retention_reference"]
@@ -231,6 +276,7 @@ def plots(results: dict[str, Any], stem: Path) -> list[str]:
         written.append(path.name)
 
     training = results.get("training") or {}
+    training = next(iter(training["by_case"].values()), {}) if "by_case" in training else training
     if "methods" in training:
         names = [name for name, entry in training["methods"].items() if "error" not in entry]
         fig, ax = plt.subplots(figsize=(6, 3.5))

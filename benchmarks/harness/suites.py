@@ -11,6 +11,7 @@ from typing import Any
 
 from .glue_data import TASKS
 from .models import spec
+from .rows import arg_sets
 
 DEFAULT_MODELS_DIR = os.environ.get("HF_DISTILL_MODELS", str(Path.home() / ".cache" / "hf-distill-models"))
 
@@ -23,10 +24,11 @@ BILSTM_RECIPE_ARGS = {
     "bilstm@alone": [*_BILSTM_SHAPE, "--alpha", "0", "--epochs_scale", "5"],
 }
 
-# BERT-of-Theseus as recipes/configs/sst2_theseus_minilm.yaml runs it: successors copied from the first layer of
-# each group, rate 0.5 for half the steps, then successor fine-tuning. The recipe's defaults (successors copied from
-# layers 0..n-1, rate 0.5 to the end) leave the 3 successors at the majority class after 126 steps.
-THESEUS_RECIPE_ARGS = {"theseus": ["--theseus_successor_init", "group_first", "--theseus_replacing_steps", "0.5"]}
+# Recipe settings several suites share are declared once, in benchmarks/suites/common.yaml.
+ARG_SETS = arg_sets()
+
+# BERT-of-Theseus as recipes/configs/sst2_theseus_minilm.yaml runs it (common.yaml says why).
+THESEUS_RECIPE_ARGS = {"theseus": ARG_SETS["theseus"]}
 
 # DistillationTrainingArguments settings of the intermediate-layer presets (and variants ``preset@label``) beyond
 # distill_preset itself. At the quick suite's 126 steps the unit weights swamp the task and KD terms (MobileBERT's
@@ -42,14 +44,11 @@ PRESET_ARGS: dict[str, dict[str, Any]] = {
     "minilmv2": {"intermediate_weight": 0.1},
 }
 
-# TinyBERT task distillation as METHODS.md 5 specifies it, data augmentation included: the preset (intermediate
-# terms alone for half the steps, then the prediction loss) on the rows plus 2 teacher-labelled copies of each,
-# words replaced by embedding neighbours (top 15) with probability 0.4, no masking, no n-gram sampling. The other
-# presets (with their weights above) on the same augmented rows, and logit KD on them as the control that separates
-# what the intermediate terms add from what the teacher-labelled copies add.
-_TINYBERT_AUGMENTATION = [
-    "--augment_copies", "2", "--augment_replace_prob", "0.4", "--augment_mask_prob", "0", "--augment_ngram_prob", "0",
-]  # fmt: skip
+# TinyBERT task distillation with its data augmentation (common.yaml's tinybert_augmentation): the preset
+# (intermediate terms alone for half the steps, then the prediction loss) on the rows plus 2 teacher-labelled copies
+# of each. The other presets (with their weights above) on the same augmented rows, and logit KD on them as the
+# control that separates what the intermediate terms add from what the teacher-labelled copies add.
+_TINYBERT_AUGMENTATION = ARG_SETS["tinybert_augmentation"]
 _AUGMENTED_PRESETS = ("tinybert", "mobilebert", "pkd-skip", "pkd-last", "minilm", "minilmv2")
 
 
@@ -118,7 +117,12 @@ SUITES: dict[str, dict[str, Any]] = {
         },
     },
     "full": {
-        "training": {"seq_len": 128, "batch": 32, "steps": 60, "warmup": 10, "rounds": 5, "presets": None},
+        # Both cases' step times. On the GPU, training.isolated=false runs them in one process (no interpreter start
+        # per run; CUDA's peak memory is reset for each run).
+        "training": {
+            "seq_len": 128, "batch": 32, "steps": 60, "warmup": 10, "rounds": 5, "presets": None,
+            "cases": ["6->3", "12->6"], "isolated": True,
+        },
         "seq_len_scaling": {"lengths": [64, 128, 256, 512], "batch": 32, "steps": 30, "warmup": 5, "rounds": 3},
         "inference": {
             "seq_len": 128, "latency_repeats": 50, "throughput_batch": 64, "throughput_repeats": 10, "rounds": 5,
@@ -162,8 +166,12 @@ def cases(suite: str, teachers_dir: str | None, models_dir: str, tiny_paths: dic
         ("6->3", "minilm", "minilm-l6", [0, 2, 4]),
         ("12->6", "mpnet", "mpnet-base", [0, 2, 4, 6, 8, 10]),
     ):
-        # A fine-tuned teacher per task: TEACHERS_DIR/<family>-<task> (minilm-sst2, mpnet-mrpc, ...).
+        # A fine-tuned teacher per task: TEACHERS_DIR/<family>-<task> (minilm-sst2, mpnet-mrpc, ...). The timing
+        # sections need none: without the SST-2 teacher they time the pre-trained checkpoint (step and forward
+        # times do not depend on the weights' values).
         teachers = {task: str(Path(teachers_dir) / f"{family}-{task.lower().replace('-', '')}") for task in TASKS}
-        found.append({"name": name, "teacher": teachers["SST-2"], "teachers": teachers,
-                      "student": spec(Path(models_dir) / source, layers)})  # fmt: skip
+        pretrained = str(Path(models_dir) / source)
+        speed_teacher = teachers["SST-2"] if Path(teachers["SST-2"]).is_dir() else pretrained
+        found.append({"name": name, "teacher": teachers["SST-2"], "teachers": teachers, "speed_teacher": speed_teacher,
+                      "student": spec(pretrained, layers)})  # fmt: skip
     return found

@@ -65,7 +65,6 @@ def time_training(config: dict[str, Any]) -> dict[str, Any]:
 
     ``config``: method, teacher, student (model specs), seq_len, batch, steps, warmup, seed.
     """
-    import datasets
     import torch
 
     from .models import build, synthetic_batch_rows
@@ -74,10 +73,10 @@ def time_training(config: dict[str, Any]) -> dict[str, Any]:
     rss_after_imports = _current_rss_mb()
     student = build(config["student"], seed=config["seed"])
     teacher = build(config["teacher"], seed=config["seed"]) if config["method"] != "plain" else None
-    rows = synthetic_batch_rows(
+    columns = synthetic_batch_rows(
         student.config.vocab_size, config["batch"] * config["steps"], config["seq_len"], seed=config["seed"]
     )
-    dataset = datasets.Dataset.from_dict(rows)
+    dataset = [dict(zip(columns, values)) for values in zip(*columns.values())]
     cache = None
     if config["method"] == "cached_kd":
         dataset, teacher, cache = methods.teacher_cache(config, teacher, dataset)
@@ -160,8 +159,10 @@ def measure(
     seed: int = 0,
     isolated: bool = True,
 ) -> dict[str, Any]:
-    """Each method ``rounds`` times (order reversed every other round); medians and ratios to ``plain``.
+    """Each method once per round, the rounds one after the other (A B C, A B C, ...); medians and ratios.
 
+    A busy spell of the machine hits the runs of one round alike, so each method's ratio to ``plain`` is also taken
+    round by round (`round_ratios`): its median and its spread (min, max) say how far a second run could land.
     ``isolated``: each run in a fresh subprocess, so that CPU memory (RSS) counts nothing but that run; otherwise
     in this process, where the CPU figure also holds what earlier runs left allocated (``memory_isolated`` False:
     approximate; used by the tests and the sequence-length section).
@@ -169,8 +170,7 @@ def measure(
     runs: dict[str, list[dict]] = {method: [] for method in methods_to_run}
     failed: dict[str, str] = {}
     for round_index in range(rounds):
-        order = methods_to_run if round_index % 2 == 0 else list(reversed(methods_to_run))
-        for method in order:
+        for method in methods_to_run:
             if method in failed:
                 continue
             config = dict(
@@ -187,6 +187,7 @@ def measure(
                 print(f"  {method} FAILED: {failed[method]}", file=sys.stderr)
                 continue
             run["memory_isolated"] = isolated or run["memory_kind"] == "cuda.max_memory_allocated"
+            run["round"] = round_index
             runs[method].append(run)
             print(
                 f"  {method} @ {seq_len} tokens, round {round_index + 1}/{rounds}: "
@@ -211,13 +212,66 @@ def measure(
     return add_ratios(results)
 
 
+def time_evaluation(
+    teacher: dict, student: dict, seq_len: int, batch: int, rows: int, rounds: int, seed: int = 0
+) -> dict[str, Any]:
+    """Wall time of `DistillationTrainer.evaluate` over ``rows`` synthetic rows, running the teacher on every batch
+    vs reading the teacher's logits from a ``teacher_logits`` column (eval logits computed once and reused); the
+    two alternate, round after round, in this process. ``ratio``: cached / teacher, per round, median, min, max."""
+    import torch
+
+    from hf_distill import DistillationTrainer, DistillationTrainingArguments
+
+    from .models import build, synthetic_batch_rows
+
+    cuda = torch.cuda.is_available()
+    model, teacher_model = build(student, seed=seed), build(teacher, seed=seed)
+    columns = synthetic_batch_rows(model.config.vocab_size, rows, seq_len, seed=seed)
+    plain = [dict(zip(columns, values)) for values in zip(*columns.values())]
+    logits = methods._teacher_logits(teacher_model.to("cuda" if cuda else "cpu"), plain, batch).tolist()
+    cached = [{**row, "teacher_logits": row_logits} for row, row_logits in zip(plain, logits)]
+    configurations = {"teacher": plain, "cached": cached}
+    times: dict[str, list[float]] = {name: [] for name in configurations}
+    with tempfile.TemporaryDirectory() as output_dir:
+        common = methods.training_arguments(output_dir, {"steps": 1, "batch": batch, "seed": seed})
+        args = DistillationTrainingArguments(**common, per_device_eval_batch_size=batch, temperature=2.0, alpha=0.5)
+        trainer = DistillationTrainer(model=model, teacher_model=teacher_model, args=args)
+        trainer.evaluate(eval_dataset=plain)  # warm-up
+        for _ in range(rounds):
+            for name, dataset in configurations.items():
+                start = time.perf_counter()
+                trainer.evaluate(eval_dataset=dataset)
+                if cuda:
+                    torch.cuda.synchronize()
+                times[name].append(time.perf_counter() - start)
+    ratios = [cached / teacher for cached, teacher in zip(times["cached"], times["teacher"])]
+    return {
+        "rows": rows,
+        "seconds_with_teacher": statistics.median(times["teacher"]),
+        "seconds_with_cached_logits": statistics.median(times["cached"]),
+        "ratio": {"per_round": ratios, "median": statistics.median(ratios), "min": min(ratios), "max": max(ratios)},
+    }
+
+
+def round_ratios(numerator: dict[str, Any], denominator: dict[str, Any]) -> dict[str, Any]:
+    """Step-time ratio of two methods in each round both ran: ``per_round``, its ``median``, ``min`` and ``max``."""
+    by_round = {run["round"]: run["step_time_s"] for run in denominator["runs"] if "round" in run}
+    ratios = [run["step_time_s"] / by_round[run["round"]] for run in numerator["runs"] if run.get("round") in by_round]
+    if not ratios:
+        return {"per_round": [], "median": None, "min": None, "max": None}
+    return {"per_round": ratios, "median": statistics.median(ratios), "min": min(ratios), "max": max(ratios)}
+
+
 def add_ratios(results: dict[str, dict]) -> dict[str, dict]:
-    """``cost_ratio`` = step time / plain's, ``memory_ratio`` likewise, ``gap_to_ideal`` = cost_ratio / ideal - 1."""
+    """``cost_ratio`` = step time / plain's, ``memory_ratio`` likewise, ``gap_to_ideal`` = cost_ratio / ideal - 1;
+    ``cost_ratio_rounds``: the ratio round by round (`round_ratios`), where the runs carry their round."""
     plain = results["plain"]
     for entry in results.values():
         if "error" in entry:
             continue
         entry["cost_ratio"] = entry["step_time_s"] / plain["step_time_s"]
+        if "runs" in entry:
+            entry["cost_ratio_rounds"] = round_ratios(entry, plain)
         memory, plain_memory = entry["peak_memory_mb"], plain["peak_memory_mb"]
         entry["memory_ratio"] = memory / plain_memory if memory is not None and plain_memory else None
         entry["gap_to_ideal"] = entry["cost_ratio"] / entry["ideal_ratio"] - 1.0

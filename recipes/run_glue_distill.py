@@ -332,7 +332,8 @@ def run_distill_stage(model_args, data_args, training_args, method_args, task, t
 
     main = task.main_eval_split
     speed = {"teacher_seconds": None, "student_seconds": None}
-    if training_args.process_index == 0:  # the others wait: timings on a shared CPU would be meaningless
+    common = {}
+    if training_args.process_index == 0 and data_args.inference_repeats > 0:  # the others wait (a shared CPU)
         common = dict(
             batch_size=training_args.per_device_eval_batch_size,
             repeats=data_args.inference_repeats,
@@ -369,7 +370,7 @@ def run_distill_stage(model_args, data_args, training_args, method_args, task, t
         "compression_ratio": teacher_params / student_params,
         "inference_speedup": ratio(speed["teacher_seconds"], speed["student_seconds"]),
         "inference": {"examples": len(evals_tok[main]), **common, "device": str(training_args.device)}
-        if training_args.process_index == 0
+        if common
         else None,
         "train": {**train_summary(train_output, trainer, len(train_tok)), "augmented_rows": augmented_rows},
         "teacher_cache": cache_info,

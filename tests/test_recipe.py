@@ -683,3 +683,16 @@ def test_the_general_recipe_refuses_bad_flags_and_values_in_one_line(tmp_path, c
         "run_general_distill.py: error: unknown argument(s) --learning_rat 1 (did you mean --learning_rate?); see "
         "--help for the flags."
     ]
+
+
+def test_inference_repeats_0_skips_the_timing(tmp_path, models, monkeypatch):
+    import run_glue_distill
+
+    timed = []
+    monkeypatch.setattr(run_glue_distill, "inference_seconds", lambda *args, **kwargs: timed.append(1) or 1.0)
+    out = tmp_path / "out"
+    flags = [*common_flags(out), "--teacher_model_name_or_path", models["teacher"], "--inference_repeats", 0]
+    assert recipe_main(flags + ["--student_model_name_or_path", models["pretrained_student"]]) == 0
+    results = read_results(out)
+    assert timed == [] and results["inference_speedup"] is None and results["inference"] is None
+    assert results["teacher"]["inference_seconds"] is None and results["student"]["metrics"]["accuracy"] > 0

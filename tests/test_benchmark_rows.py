@@ -33,7 +33,7 @@ def test_the_standard_suite_plans_every_row_of_the_issue():
     definition = rows.load_definition("standard")
     planned = rows.plan(definition)
     names = [row.name for row in planned]
-    assert len(names) == len(set(names)) == 3 * (2 + 3 + 4 + 7 * 2)  # teachers, candidates, 7 rows x 2 seeds
+    assert len(names) == len(set(names)) == 3 * (2 + 7 + 8 * 2)  # teachers, candidates, 8 rows x 2 seeds
     assert names[:6] == [f"{task}/teacher/{name}" for task in ("MRPC", "RTE", "SST-2") for name in ("mpnet", "minilm")]
     # Row by row on every task and seed, cheapest first; a selection's candidates (all tasks) just before its row.
     assert names[6:12] == [f"{task}/student_alone/seed{seed}" for task in ("MRPC", "RTE", "SST-2") for seed in (0, 1)]
@@ -48,9 +48,10 @@ def test_the_standard_suite_plans_every_row_of_the_issue():
     assert theseus.teacher == "minilm" and theseus.own_student
     assert theseus.args[:4] == ["--distill_method", "theseus", "--theseus_successor_layers", "3"]
     assert by_name["MRPC/ebbt/seed0"].select == "ebbt" and by_name["MRPC/ebbt/seed0"].teacher == "minilm"
-    ebbt = by_name["MRPC/select/ebbt/beta10-sigma0.1"]
+    ebbt = by_name["MRPC/select/ebbt/beta10"]
     assert ebbt.args[:2] == ["--distill_preset", "ebbt"] and ebbt.seed == definition["protocol"]["selection_seed"]
     assert json.loads(ebbt.args[3]) == [{"loss": "input_gradient", "weight": 10.0, "noise": 0.1}]
+    assert json.loads(by_name["MRPC/select/ebbt_no_noise/beta1"].args[3])[0]["noise"] == 0.0
 
 
 def test_heldout_splits_by_rows_and_by_fraction():
@@ -129,7 +130,8 @@ def test_selection_picks_the_best_heldout_score_once_every_candidate_has_a_resul
     results = {"rows": {}}
     by_name = {row.name: row for row in rows.plan(definition)}
     best = by_name["SST-2/best_preset/seed0"]
-    results["rows"]["SST-2/teacher/mpnet"] = fake_record(by_name["SST-2/teacher/mpnet"], 0.9)
+    assert rows.status(results, definition, best) == "waiting for teacher"
+    results["rows"]["SST-2/teacher/minilm"] = fake_record(by_name["SST-2/teacher/minilm"], 0.85)
     results["rows"]["SST-2/select/preset/pkd-skip@10"] = fake_record(by_name["SST-2/select/preset/pkd-skip@10"], 0.8)
     assert rows.status(results, definition, best) == "waiting for selection"
     results["rows"]["SST-2/select/preset/minilm@0.1"] = {"kind": "candidate", "error": "RuntimeError: boom"}
@@ -140,11 +142,10 @@ def test_selection_picks_the_best_heldout_score_once_every_candidate_has_a_resul
         chosen["errors"] == {"minilm@0.1": "RuntimeError: boom"}
         and rows.status(results, definition, best) == "pending"
     )
-    for label in ("beta1-sigma0", "beta1-sigma0.1", "beta10-sigma0", "beta10-sigma0.1"):
+    for label in ("beta1", "beta10"):
         results["rows"][f"SST-2/select/ebbt/{label}"] = {"kind": "candidate", "error": "ValueError: no ebbt"}
-    assert rows.status(results, definition, by_name["SST-2/ebbt/seed0"]) == "waiting for teacher"
-    results["rows"]["SST-2/teacher/minilm"] = fake_record(by_name["SST-2/teacher/minilm"], 0.85)
     assert rows.status(results, definition, by_name["SST-2/ebbt/seed0"]) == "unavailable"
+    assert rows.status(results, definition, by_name["SST-2/ebbt_no_noise/seed0"]) == "waiting for selection"
 
 
 def _fake_runner(tmp_path, monkeypatch, scores: dict[str, float], fail: set[str] = frozenset()):
@@ -214,7 +215,7 @@ def test_report_shows_means_seeds_retention_ratios_missing_rows_and_cost(tmp_pat
     assert "| logit_kd | mpnet | 0.8200 | 0.8000 / 0.8400 | 0.9111 | 6.50 | 5.50 | 2.5 |" in text
     assert "- `SST-2/student_alone/seed0`: failed (RuntimeError: exit 1 (log: x))" in text
     assert "- `SST-2/teacher/minilm`: pending" in text
-    assert "- `SST-2/best_preset/seed0`: waiting for selection" in text
+    assert "- `SST-2/best_preset/seed0`: waiting for teacher" in text
     assert "| preset | pkd-skip@10 | missing |  |" in text
     # 10 + 200 + 400 + 5 s measured; the seeds of logit KD are the only measured kind left to estimate from.
     assert "Measured cost: 10 min of wall time over 4 rows" in text
@@ -273,8 +274,6 @@ def tiny_world(tmp_path_factory):
 
 def test_a_rows_suite_runs_real_recipe_commands_on_tiny_models(tiny_world):
     """The standard suite's rows on the tiny models: a teacher stage, held-out candidates, a chosen row."""
-    from hf_distill.terms import PRESETS
-
     definition = rows.load_definition("standard")
     definition["tasks"] = {"SST-2": {"train_rows": 160, "heldout_rows": 64}}
     definition["protocol"].update(max_seq_length=32, epochs=1, batch=16, eval_batch=64, seeds=[0], learning_rate=1e-3,
@@ -312,13 +311,6 @@ def test_a_rows_suite_runs_real_recipe_commands_on_tiny_models(tiny_world):
     )
     assert alone["size_ratio"] == pytest.approx(alone["teacher_parameters"] / alone["parameters"])
     assert "--alpha 0" in alone["command"] and alone["wall_seconds"] > 0 and alone["machine"]["cpu_count"]
-    ebbt_candidate = results["SST-2/select/ebbt/beta1-sigma0"]
-    if "ebbt" in PRESETS:  # gradient transfer merged: its rows run like every other
-        assert "error" not in ebbt_candidate and "error" not in results["SST-2/ebbt/seed0"]
-    else:  # not in this checkout: the candidate fails with the recipe's one line, the final row is unavailable
-        assert "ebbt" in ebbt_candidate["error"] and "SST-2/ebbt/seed0" not in results
-        final = rows.Row("SST-2/ebbt/seed0", "recipe", "SST-2", "minilm", "ebbt", select="ebbt")
-        assert rows.status({"rows": results}, definition, final) == "unavailable"
+    assert "error" not in results["SST-2/select/ebbt/beta1"] and "error" not in results["SST-2/ebbt/seed0"]
     runner = rows.Runner(definition, paths, path)
-    ran = runner.run(None)
-    assert ran == ([] if "ebbt" in PRESETS else ["SST-2/select/ebbt/beta1-sigma0"])  # only what failed runs again
+    assert runner.run(None) == []  # every row is on disk: a rerun runs nothing

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -60,6 +60,7 @@ GENERAL_PRESETS: dict[str, GeneralPreset] = {
     "minilmv2": GeneralPreset("minilmv2", "intermediate", needs_mlm_head=False),
     "mobilebert": GeneralPreset("mobilebert", "intermediate", needs_mlm_head=False, progressive=True),
 }
+GeneralPresetName = Literal[(None, *GENERAL_PRESETS)]  # a Literal, so the command line's "None" parses to None
 
 
 @dataclass
@@ -71,12 +72,11 @@ class GeneralDistillationArguments(DistillationTrainingArguments):
     ``loss_scale = a_ce + a_mlm``, so the loss is exactly ``a_ce * L_kd + a_mlm * L_mlm + a_cos * L_cos``.
     """
 
-    general_preset: str | None = field(
+    general_preset: GeneralPresetName = field(
         default=None,
         metadata={
             "help": "Task-agnostic distillation recipe: " + ", ".join(GENERAL_PRESETS) + ". Sets distill_preset "
             "and distill_phases (unless given); distilbert also sets alpha, the cosine weight and loss_scale.",
-            "choices": [None, *GENERAL_PRESETS],
         },
     )
     alpha_ce: float = field(default=5.0, metadata={"help": "DistilBERT: weight of the MLM-logit KD loss (a_ce)."})

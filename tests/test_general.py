@@ -209,3 +209,14 @@ def test_progressive_needs_a_term_on_every_layer(tmp_path, tokenizer):
     )  # "skip" leaves the top student layer without a term
     with pytest.raises(ValueError, match="no intermediate term trains student layer 2"):
         trainer.train()
+
+
+def test_general_preset_none_parses_on_the_command_line_as_help_says(tmp_path):
+    from transformers import HfArgumentParser
+
+    parser = HfArgumentParser(GeneralDistillationArguments)
+    (args,) = parser.parse_args_into_dataclasses(["--output_dir", str(tmp_path), "--general_preset", "None"])
+    assert args.general_preset is None and args.distill_preset is None
+    (args,) = parser.parse_args_into_dataclasses(["--output_dir", str(tmp_path), "--general_preset", "minilm"])
+    assert (args.general_preset, args.distill_preset, args.distill_phases) == ("minilm", "minilm", "intermediate")
+    assert "{None,distilbert,tinybert,minilm,minilmv2,mobilebert}" in parser.format_help()

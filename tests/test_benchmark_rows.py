@@ -83,7 +83,7 @@ def test_recipe_commands_of_each_kind(tmp_path):
     assert teacher[-4:] == ["--train_shuffle_seed", "0", "--max_train_samples", "8"]
     alone = runner.command(by_name["SST-2/student_alone/seed1"], "OUT")
     assert alone[alone.index("--student_layers") + 1] == "0,2,4" and alone[alone.index("--seed") + 1] == "1"
-    assert alone[alone.index("--teacher_cache_dir") + 1].endswith("teacher-cache/mpnet-sst2-final")
+    assert alone[alone.index("--teacher_cache_dir") + 1].endswith("teacher-cache/minilm-sst2-final")
     assert alone[-2:] == ["--alpha", "0"] and alone[alone.index("--glue_dir") + 1] == str(tmp_path / "glue")
     theseus = runner.command(by_name["SST-2/theseus/seed0"], "OUT")
     assert "--student_model_name_or_path" not in theseus and "--teacher_cache_dir" not in theseus
@@ -209,11 +209,12 @@ def test_report_shows_means_seeds_retention_ratios_missing_rows_and_cost(tmp_pat
                                             size_ratio=6.5, speedup=5.0, train_seconds=120.0, wall_seconds=200.0),
         "SST-2/logit_kd/seed1": fake_record(by_name["SST-2/logit_kd/seed1"], 0.84, retention=0.84 / 0.9,
                                             size_ratio=6.5, speedup=6.0, train_seconds=180.0, wall_seconds=400.0),
-        "SST-2/student_alone/seed0": {"kind": "recipe", "error": "RuntimeError: exit 1 (log: x)", "wall_seconds": 5.0},
+        "SST-2/logit_kd_augmented/seed0": {"kind": "recipe", "error": "RuntimeError: exit 1 (log: x)",
+                                           "wall_seconds": 5.0},
     }  # fmt: skip
     text = rows_report.markdown({**runner.results, "definition": definition})
     assert "| logit_kd | mpnet | 0.8200 | 0.8000 / 0.8400 | 0.9111 | 6.50 | 5.50 | 2.5 |" in text
-    assert "- `SST-2/student_alone/seed0`: failed (RuntimeError: exit 1 (log: x))" in text
+    assert "- `SST-2/logit_kd_augmented/seed0`: failed (RuntimeError: exit 1 (log: x))" in text
     assert "- `SST-2/teacher/minilm`: pending" in text
     assert "- `SST-2/best_preset/seed0`: waiting for teacher" in text
     assert "| preset | pkd-skip@10 | missing |  |" in text

@@ -496,3 +496,61 @@ class HubHandler(BaseHTTPRequestHandler):
             return 206, headers, data[start : end + 1]
         headers["Content-Length"] = len(data)
         return 200, headers, data if self.method == "GET" else b""
+
+
+def dump(state: HubState, folder: str) -> None:
+    """Write every file the hub ever stored under ``folder``: ``{repo}/{commit}/{path}`` for each commit's regular
+    files (private flag in ``repos.json``) and ``lfs/{sha256}`` for every uploaded LFS object."""
+    from pathlib import Path
+
+    root = Path(folder)
+    root.mkdir(parents=True, exist_ok=True)
+    for repo in state.repos.values():
+        for commit in repo.commits.values():
+            for path, blob in commit.files.items():
+                if blob.data is not None:
+                    target = root / repo.repo_type / repo.repo_id / commit.oid / path
+                    target.parent.mkdir(parents=True, exist_ok=True)
+                    target.write_bytes(blob.data)
+    for oid, data in state.lfs.items():
+        (root / "lfs").mkdir(exist_ok=True)
+        (root / "lfs" / oid).write_bytes(data)
+    repos = {repo.repo_id: {"private": repo.private, "commits": len(repo.commits)} for repo in state.repos.values()}
+    (root / "repos.json").write_text(json.dumps(repos, indent=1))
+
+
+def serve(argv: list[str] | None = None) -> None:
+    """``python tests/hub_server.py [--port N] [--dump DIR]``: serve until SIGTERM/SIGINT, print
+    ``{"url", "token", "user"}`` as one JSON line once listening; write everything stored to DIR on SIGUSR1 and on
+    exit."""
+    import argparse
+    import signal
+    import sys
+
+    parser = argparse.ArgumentParser(description=serve.__doc__)
+    parser.add_argument("--port", type=int, default=None)
+    parser.add_argument("--dump", default=None, help="folder that receives every stored file on exit")
+    args = parser.parse_args(argv)
+    hub = LocalHub(args.port).start()
+    stop = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stop.set())
+    signal.signal(signal.SIGUSR1, lambda *_: dumped(hub, args.dump))
+    print(json.dumps({"url": hub.url, "token": TOKEN, "user": USER}), flush=True)
+    stop.wait()
+    hub.stop()
+    if args.dump:
+        dump(hub.state, args.dump)
+    sys.exit(0)
+
+
+def dumped(hub: LocalHub, folder: str | None) -> None:
+    """SIGUSR1: write the store to ``folder`` now (the server keeps serving) and print ``dumped``."""
+    if folder:
+        with hub.state.lock:
+            dump(hub.state, folder)
+    print("dumped", flush=True)
+
+
+if __name__ == "__main__":
+    serve()

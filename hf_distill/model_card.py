@@ -50,9 +50,17 @@ METHODS = {
     "distilbert": "DistilBERT-style distillation (Sanh et al., 2019): soft targets plus hidden-state cosine loss",
     "pkd": "patient knowledge distillation, BERT-PKD (Sun et al., 2019): the student also matches normalised "
     "[CLS] states of chosen teacher layers",
+    "pkd-skip": "patient knowledge distillation, BERT-PKD (Sun et al., 2019): the student also matches normalised "
+    "[CLS] states of every other teacher layer",
+    "pkd-last": "patient knowledge distillation, BERT-PKD (Sun et al., 2019): the student also matches normalised "
+    "[CLS] states of the teacher's last layers",
     "tinybert": "TinyBERT-style distillation (Jiao et al., 2020): embeddings, hidden states, attention maps, logits",
     "mobilebert": "MobileBERT-style layer-wise transfer (Sun et al., 2020)",
     "minilm": "MiniLM self-attention distillation (Wang et al., 2020)",
+    "minilmv2": "MiniLMv2 multi-head self-attention relation distillation (Wang et al., 2021)",
+    "ebbt": "gradient transfer (Srinivas & Fleuret, 2018; Czarnecki et al., 2017): besides the softened outputs, "
+    "the student matches the gradient of the teacher's loss with respect to its input embeddings, on inputs with "
+    "added Gaussian noise",
     "theseus": "BERT-of-Theseus module replacement (Xu et al., 2020): the student's modules progressively replace "
     "the teacher's; only the student's are kept",
     "fastbert": "FastBERT self-distillation into early-exit classifiers (Liu et al., 2020)",
@@ -251,7 +259,8 @@ def _template_values(results: Mapping[str, Any], repo_id: str | None, model_name
     teacher = results.get("teacher") or {}
     values, dataset = derived(results), dataset_info(results)
     method = results.get("distill_method") or "logit"
-    description = METHODS.get(method, f"the `{method}` method")
+    preset = ((results.get("config") or {}).get("training") or {}).get("distill_preset")
+    description = METHODS.get(preset if method == "logit" and preset in METHODS else method, f"the `{method}` method")
     summary = f"A student model distilled from {_model_label(teacher) if teacher else 'a teacher'} with "
     summary += description.split(":")[0] + (f" on {dataset['name']}." if dataset else ".")
     return {

@@ -102,6 +102,22 @@ def write_results(output_dir: str, results: dict[str, Any]) -> Path:
     return path
 
 
+def summary_line(results: dict[str, Any], output_dir: str) -> str:
+    """The line a run ends with: the scores on the main metric, and for a student its retention (student /
+    teacher), size ratio (teacher / student parameters) and measured speedup, then where the model was saved."""
+    metric, stage = results.get("main_metric"), results.get("stage")
+    side = results["teacher"] if stage == "teacher" else results["student"]
+    parts = [f"{stage} {metric} {side['metrics'][metric]:.4f}"]
+    if stage != "teacher":
+        parts.append(f"teacher {results['teacher']['metrics'][metric]:.4f}")
+        retention = (results.get("retention") or {}).get(metric)
+        parts.append(f"retention {retention:.1%}" if retention is not None else "retention n/a")
+        parts.append(f"{results['compression_ratio']:.2f}x fewer parameters")
+        speedup = results.get("inference_speedup")
+        parts.append(f"{speedup:.2f}x faster on {results['inference']['device']}" if speedup else "speed not timed")
+    return ", ".join(parts) + f"; saved to {output_dir}"
+
+
 def recorded(results: dict[str, Any], model_args) -> dict[str, Any]:
     """What ``results.json`` keeps of a run: ``results`` with the Hub ids given by ``--student_base_model`` /
     ``--teacher_hub_id``, through `hf_distill.redaction.redact` (no token in the command or the settings)."""

@@ -45,6 +45,7 @@ from glue_report import (  # noqa: E402
     parameter_count,
     ratio,
     recorded,
+    summary_line,
     train_summary,
     write_results,
 )
@@ -589,6 +590,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         logger.info("Results in %s", path)
         if training_args.push_to_hub and model_args.stage == "distill":
             push_to_hub(training_args, results, model_args.model_card_template)
+        print(summary_line(results, training_args.output_dir), flush=True)
     return results
 
 

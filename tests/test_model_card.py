@@ -345,3 +345,15 @@ def test_card_shows_only_the_settings_of_the_method_that_ran():
     tinybert = render_model_card({"distill_method": "logit", "student": {}, "config": config}).text
     for name in ("intermediate_terms", "layer_mapping", "distill_phases", "intermediate_phase_ratio"):
         assert f"| `{name}` |" in tinybert, name
+    assert "Method: TinyBERT-style distillation (Jiao et al., 2020)" in tinybert
+
+
+def test_a_gradient_transfer_card_names_the_method_and_its_settings():
+    config = logit_run_config("--distill_preset", "ebbt")
+    card = render_model_card({"distill_method": "logit", "student": {}, "config": config}).text
+    assert "with gradient transfer (Srinivas & Fleuret, 2018; Czarnecki et al., 2017)" in card
+    assert "input embeddings, on inputs with added Gaussian noise" in card
+    terms = next(line for line in card.splitlines() if line.startswith("| `intermediate_terms` |"))
+    assert '"input_gradient"' in terms and '"noise": 0.1' in terms, terms
+    for name in ("temperature", "alpha", "kd_loss_type"):
+        assert f"| `{name}` |" in card, name

@@ -696,3 +696,23 @@ def test_inference_repeats_0_skips_the_timing(tmp_path, models, monkeypatch):
     results = read_results(out)
     assert timed == [] and results["inference_speedup"] is None and results["inference"] is None
     assert results["teacher"]["inference_seconds"] is None and results["student"]["metrics"]["accuracy"] > 0
+
+
+def test_a_run_ends_with_one_line_stating_its_result(tmp_path, models, capsys):
+    out = tmp_path / "out"
+    flags = [*common_flags(out), "--teacher_model_name_or_path", models["teacher"]]
+    assert recipe_main(flags + ["--student_model_name_or_path", models["pretrained_student"]]) == 0
+    results, last = read_results(out), capsys.readouterr().out.strip().splitlines()[-1]
+    student, teacher = results["student"]["metrics"]["accuracy"], results["teacher"]["metrics"]["accuracy"]
+    assert last == (
+        f"distill accuracy {student:.4f}, teacher {teacher:.4f}, retention {student / teacher:.1%}, "
+        f"{results['compression_ratio']:.2f}x fewer parameters, {results['inference_speedup']:.2f}x faster on cpu; "
+        f"saved to {out}"
+    )
+    assert recipe_main(flags + ["--student_layers", "0,1,2", "--inference_repeats", 0]) == 0  # all its layers
+    assert (
+        capsys.readouterr()
+        .out.strip()
+        .splitlines()[-1]
+        .endswith(f"1.00x fewer parameters, speed not timed; saved to {out}")
+    )

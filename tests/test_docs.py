@@ -63,7 +63,7 @@ def test_snippet_runs_on_tiny_models(page, index, code, checkpoints, tokenizer, 
         assert trainer.state.global_step > 0
 
 
-def test_every_page_has_a_python_snippet_or_says_why_not():
+def test_every_method_page_has_a_python_snippet():
     with_snippets = {param.values[0] for param in SNIPPETS}
     for page in METHOD_PAGES:
         assert page in with_snippets, page

@@ -38,6 +38,13 @@ def build_parser() -> argparse.ArgumentParser:
     push.add_argument(
         "--teacher_hub_id", default=None, help="Hub id of the teacher (the card's teacher), when loaded from a folder."
     )
+    push.add_argument(
+        "--model_card_template",
+        default=None,
+        metavar="PATH",
+        help="A Jinja2 model card template to render instead of the packaged one (copy model_cards/"
+        "distilled_student.md of the repository and edit it).",
+    )
     return parser
 
 
@@ -53,6 +60,7 @@ def main(argv: list[str] | None = None) -> int:
             commit_message=args.commit_message,
             student_base_model=args.student_base_model,
             teacher_hub_id=args.teacher_hub_id,
+            model_card_template=args.model_card_template,
         )
     except (HubPushError, ValueError) as error:
         print(f"hf_distill push: {error}", file=sys.stderr)

@@ -120,6 +120,7 @@ def retry_command(
     commit_message: str | None = None,
     student_base_model: str | None = None,
     teacher_hub_id: str | None = None,
+    model_card_template: str | Path | None = None,
 ) -> str:
     """The ``hf_distill push`` command that repeats a push with all its flags; a token given explicitly appears as
     ``--token "$HF_TOKEN"``, never by its value."""
@@ -127,6 +128,7 @@ def retry_command(
     if private:
         command.append("--private")
     options = {"--revision": revision, "--student_base_model": student_base_model, "--teacher_hub_id": teacher_hub_id}
+    options["--model_card_template"] = str(model_card_template) if model_card_template else None
     if commit_message != DEFAULT_COMMIT_MESSAGE:
         options["--commit_message"] = commit_message
     for flag, value in options.items():
@@ -194,6 +196,7 @@ def push_student(
     api: HfApi | None = None,
     student_base_model: str | None = None,
     teacher_hub_id: str | None = None,
+    model_card_template: str | Path | None = None,
 ) -> CommitInfo:
     """Push a finished run's student from ``output_dir`` to ``repo_id`` (created if missing, ``private`` then).
 
@@ -201,10 +204,12 @@ def push_student(
     ``output_dir/README.md``; without results an existing README.md is pushed as it is. Only the student's files
     are sent (``student_files``): no checkpoints, no teacher, no training state, no other file of the folder.
     ``student_base_model`` / ``teacher_hub_id``: the Hub ids of the student's starting checkpoint and of the teacher
-    when the run loaded them from local folders (see [`with_hub_ids`]).
+    when the run loaded them from local folders (see [`with_hub_ids`]). ``model_card_template``: a Jinja2 card
+    template to render instead of the packaged one (see [`render_model_card`]).
 
     Raises:
-        ValueError: ``output_dir`` holds no saved student (config.json and safetensors weights).
+        ValueError: ``output_dir`` holds no saved student (config.json and safetensors weights), or
+            ``model_card_template`` is not a file.
         PublicRepoError: ``private`` was asked and ``repo_id`` exists as a public repo (nothing is pushed).
         HubPushError: the Hub could not be reached or refused the push (the local files are untouched).
     """
@@ -216,6 +221,9 @@ def push_student(
             f"{files or 'no student files'}). Pass the output_dir of a finished run (where trainer.save_model() or "
             "the recipe saved the student)."
         )
+    model_card_template = Path(model_card_template).expanduser() if model_card_template else None
+    if model_card_template is not None and not model_card_template.is_file():
+        raise ValueError(f"model_card_template={str(model_card_template)!r} is not a file: give a template's path.")
     results = results if results is not None else load_results(output_dir)
     if results is not None:
         results = with_hub_ids(results, student_base_model, teacher_hub_id)
@@ -224,9 +232,9 @@ def push_student(
 
     def write_card(full_repo_id: str) -> None:
         if results is not None:
-            render_model_card(with_checkpoint_facts(results, output_dir), repo_id=full_repo_id).save(
-                output_dir / CARD_NAME
-            )
+            facts = with_checkpoint_facts(results, output_dir)
+            card = render_model_card(facts, repo_id=full_repo_id, template_path=model_card_template)
+            card.save(output_dir / CARD_NAME)
 
     if api is None:
         from . import __version__
@@ -249,6 +257,7 @@ def push_student(
         write_card(repo_id)  # the local folder is complete, card included, for the next try
         flags = dict(private=private, revision=revision, token=token, commit_message=commit_message)
         flags.update(student_base_model=student_base_model, teacher_hub_id=teacher_hub_id)
+        flags.update(model_card_template=model_card_template)
         raise HubPushError(push_failure_message(error, output_dir, repo_id, **flags)) from error
 
 

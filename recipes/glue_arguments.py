@@ -3,6 +3,7 @@ command line, the command line winning."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -78,12 +79,21 @@ class ModelArguments:
             "folder (default: read from its path when it is a Hub cache copy)."
         },
     )
+    model_card_template: str | None = field(
+        default=None,
+        metadata={
+            "help": "A Jinja2 model card template for --push_to_hub, instead of the packaged one (copy "
+            "model_cards/distilled_student.md of the repository and edit it)."
+        },
+    )
 
     def __post_init__(self) -> None:
         if self.stage not in STAGES:
             raise ValueError(f"stage={self.stage!r} is not one of {', '.join(STAGES)}.")
         if self.distill_method not in METHODS:
             raise ValueError(f"distill_method={self.distill_method!r} is not one of {', '.join(METHODS)}.")
+        if self.model_card_template is not None and not os.path.isfile(os.path.expanduser(self.model_card_template)):
+            raise ValueError(f"model_card_template={self.model_card_template!r} is not a file: give its path.")
         no_student = self.student_model_name_or_path is None and self.student_layers is None
         # A method with its own build_student (BiLSTM, FastBERT around the teacher) checks what it needs itself.
         if self.stage == "distill" and no_student and METHODS[self.distill_method].build_student is None:

@@ -589,12 +589,14 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         path = write_results(training_args.output_dir, results)
         logger.info("Results in %s", path)
         if training_args.push_to_hub and model_args.stage == "distill":
-            push_to_hub(training_args, results)
+            push_to_hub(training_args, results, model_args.model_card_template)
         print(summary_line(results, training_args.output_dir), flush=True)
     return results
 
 
-def push_to_hub(training_args: DistillationTrainingArguments, results: dict[str, Any]) -> None:
+def push_to_hub(
+    training_args: DistillationTrainingArguments, results: dict[str, Any], model_card_template: str | None = None
+) -> None:
     """``--push_to_hub``: the student alone, with the card rendered from ``results`` (hf_distill.hub)."""
     repo_id = training_args.hub_model_id or Path(training_args.output_dir).absolute().name
     commit = push_student(
@@ -605,6 +607,7 @@ def push_to_hub(training_args: DistillationTrainingArguments, results: dict[str,
         revision=training_args.hub_revision,
         results=results,
         commit_message="End of training",
+        model_card_template=model_card_template,
     )
     logger.info("Pushed the student to %s", commit.commit_url)
 

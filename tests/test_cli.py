@@ -196,3 +196,40 @@ def test_push_command_sets_the_hub_ids_of_local_models(hub, finished_run):
     assert main(["push", str(output_dir), repo_id, *flags]) == 0
     data = ModelCard.load(repo_id).data
     assert (data.base_model, data.get("teacher")) == ("org/tiny-base", "org/tiny-teacher")
+
+
+def test_push_command_renders_the_given_card_template(hub, finished_run, tmp_path):
+    output_dir, _ = finished_run
+    template = tmp_path / "card.md"
+    template.write_text("---\n{{ card_data }}\n---\n\n# Our {{ model_name }}\n\n{{ summary }}\n")
+    repo_id = new_repo("cli-template")
+    assert main(["push", str(output_dir), repo_id, "--model_card_template", str(template)]) == 0
+    card = ModelCard.load(repo_id)
+    assert card.text.startswith(f"\n# Our {repo_id.split('/')[1]}\n\nA student model distilled from")
+    assert "## How to use" not in card.text  # the packaged template's section: not rendered
+    assert card.data.eval_results[0].metric_value == 0.85
+
+
+def test_push_command_refuses_a_missing_card_template(hub, finished_run, tmp_path, capsys):
+    output_dir, _ = finished_run
+    repo_id = new_repo("cli-no-template")
+    assert main(["push", str(output_dir), repo_id, "--model_card_template", str(tmp_path / "missing.md")]) == 1
+    error = capsys.readouterr().err.strip()
+    assert (
+        len(error.splitlines()) == 1 and f"model_card_template={str(tmp_path / 'missing.md')!r} is not a file" in error
+    )
+    assert hub.repo(repo_id) is None
+
+
+def test_retry_command_carries_the_card_template(hub, finished_run, tmp_path, capsys):
+    output_dir, _ = finished_run
+    template = tmp_path / "card.md"
+    template.write_text("# {{ model_name }}\n")
+    hub.stop()
+    try:
+        assert main(["push", str(output_dir), f"{USER}/x", "--model_card_template", str(template)]) == 1
+    finally:
+        hub.start()
+    assert (
+        last_line(capsys.readouterr().err) == f"hf_distill push {output_dir} {USER}/x --model_card_template {template}"
+    )

@@ -104,3 +104,28 @@ def test_teacher_stage_pickles_no_token_and_pushes_nothing(hub, models, tmp_path
     assert list(out.glob("checkpoint-*/training_args.bin")) and (out / "training_args.bin").exists()
     assert files_holding(out, FAKE_TOKEN) == []
     assert not HfApi().repo_exists(f"{USER}/{name}", token=TOKEN)
+
+
+def test_recipe_pushes_a_card_from_the_given_template(hub, models, tmp_path):  # noqa: F811
+    out, name = tmp_path / "out", f"recipe-template-{uuid.uuid4().hex[:8]}"
+    template = tmp_path / "card.md"
+    template.write_text("---\n{{ card_data }}\n---\n\n# {{ model_name }}, our card\n\n{{ summary }}\n")
+    flags = [*common_flags(out), "--teacher_model_name_or_path", models["teacher"], "--push_to_hub", "true"]
+    flags += ["--student_model_name_or_path", models["pretrained_student"], "--model_card_template", template]
+    assert recipe_main([*flags, "--hub_model_id", name]) == 0
+    card = ModelCard.load(f"{USER}/{name}")
+    assert card.text.startswith(f"\n# {name}, our card\n\nA student model distilled from")
+    assert (
+        card.data.eval_results[0].metric_value
+        == json.loads((out / "results.json").read_text())["student"]["metrics"]["accuracy"]
+    )
+
+
+def test_recipe_with_a_missing_card_template_stops_before_training(models, tmp_path, capsys):  # noqa: F811
+    out = tmp_path / "out"
+    flags = [*common_flags(out), "--teacher_model_name_or_path", models["teacher"]]
+    flags += ["--student_layers", "0", "--model_card_template", tmp_path / "missing.md"]
+    assert recipe_main(flags) == 1
+    error = capsys.readouterr().err.strip()
+    assert len(error.splitlines()) == 1 and "model_card_template=" in error and "is not a file" in error
+    assert not out.exists() or not (out / "results.json").exists()

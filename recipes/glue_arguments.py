@@ -118,6 +118,14 @@ class DataArguments:
             "the Hub dataset nyu-mll/glue."
         },
     )
+    metric_name: str | None = field(
+        default=None,
+        metadata={
+            "help": "The `evaluate` metric of the dev splits: a Hub metric ('glue', 'accuracy', ...) or a local "
+            "folder or script, loaded with the task as configuration (evaluate.load(metric_name, task_name)). Unset: "
+            "the GLUE metric module shipped with hf_distill (hf_distill.metrics.GLUE_METRIC_PATH, no Hub needed)."
+        },
+    )
     max_seq_length: int = field(default=128, metadata={"help": "Truncate inputs to this many tokens."})
     train_shuffle_seed: int | None = field(
         default=None,

@@ -42,6 +42,7 @@ from glue_report import (  # noqa: E402
     environment,
     evaluate_splits,
     inference_seconds,
+    main_metric_name,
     parameter_count,
     ratio,
     recorded,
@@ -220,13 +221,14 @@ def run_teacher_stage(model_args, data_args, training_args, task, train, evals) 
         eval_dataset=evals_tok[task.main_eval_split],
         data_collator=DistillationDataCollator(tokenizer),
         processing_class=tokenizer,
-        compute_metrics=compute_metrics_fn(task),
+        compute_metrics=compute_metrics_fn(task, data_args.metric_name),
         callbacks=[FiniteModelCallback()],
     )
     train_output = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     trainer.save_model(training_args.output_dir)
     model = trainer.accelerator.unwrap_model(trainer.model)
-    metrics, _ = evaluate_splits(model, evals_tok, task, tokenizer, "", training_args, "Teacher")
+    metric_name = data_args.metric_name
+    metrics, _ = evaluate_splits(model, evals_tok, task, tokenizer, "", training_args, "Teacher", metric_name)
     return {
         "teacher": {
             "name_or_path": training_args.output_dir,
@@ -265,7 +267,7 @@ def run_distill_stage(model_args, data_args, training_args, method_args, task, t
         train_dataset=None,
         eval_dataset=None,
         data_collator=None,
-        compute_metrics=compute_metrics_fn(task),
+        compute_metrics=compute_metrics_fn(task, data_args.metric_name),
         callbacks=[FiniteModelCallback()],
         model_args=model_args,
         data_args=data_args,
@@ -297,7 +299,7 @@ def run_distill_stage(model_args, data_args, training_args, method_args, task, t
     train_tok = prepare(train)
     evals_tok = {split: prepare(ds) for split, ds in evals.items()}
     teacher_metrics, teacher_logits = evaluate_splits(
-        teacher, evals_tok, task, teacher_tokenizer, teacher_prefix, training_args, "Teacher"
+        teacher, evals_tok, task, teacher_tokenizer, teacher_prefix, training_args, "Teacher", data_args.metric_name
     )
 
     cache_info = None
@@ -325,7 +327,9 @@ def run_distill_stage(model_args, data_args, training_args, method_args, task, t
     trainer.save_model(training_args.output_dir, _internal_call=True)
     if student is not trainer.accelerator.unwrap_model(trainer.model) and training_args.process_index == 0:
         student.save_pretrained(training_args.output_dir)
-    student_metrics, _ = evaluate_splits(student, evals_tok, task, tokenizer, "", training_args, "Student")
+    student_metrics, _ = evaluate_splits(
+        student, evals_tok, task, tokenizer, "", training_args, "Student", data_args.metric_name
+    )
     method_results = None
     if method.report is not None and training_args.process_index == 0:
         method_results = method.report(trainer, context, student)
@@ -578,7 +582,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         "stage": model_args.stage,
         "command": redact_command(["python", "recipes/run_glue_distill.py", *map(str, command)]),
         "eval_split": task.main_eval_split,
-        "main_metric": task.main_metric,
+        "main_metric": main_metric_name(task, results),
         **results,
         **environment(training_args),
         "config": configuration(model_args, data_args, training_args, method_args, config_path),

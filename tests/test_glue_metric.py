@@ -20,7 +20,7 @@ ACCURACY, F1 = 5 / 8, 2 * 3 / (2 * 3 + 2 + 1)
 MCC = (3 * 2 - 2 * 1) / math.sqrt((3 + 2) * (3 + 1) * (2 + 2) * (2 + 1))
 
 # An `evaluate` module of another name, as a user would pass with --metric_name.
-ERROR_RATE = '''
+ERROR_RATE = """
 import datasets
 import evaluate
 
@@ -32,7 +32,7 @@ class ErrorRate(evaluate.Metric):
 
     def _compute(self, predictions, references):
         return {"error_rate": sum(p != r for p, r in zip(predictions, references)) / len(references)}
-'''
+"""
 
 
 @pytest.fixture

@@ -72,6 +72,16 @@ class DistillationTrainingArguments(TrainingArguments):
             'a path or Hub id, e.g. \'{"revision": "main"}\'.'
         },
     )
+    eval_teacher_cache_mb: float = field(
+        default=1024.0,
+        metadata={
+            "help": "CPU memory (MiB) for the teacher's logits over the evaluation batches: the teacher is frozen, so "
+            "they are computed at the first evaluation and reused by the next ones (eval_kd_loss then costs no "
+            "teacher forward). A batch with other inputs (another eval dataset, order or tokenization) or a changed "
+            "teacher is recomputed; batches beyond the budget run the teacher each time; 0 runs it at every "
+            "evaluation. Evaluations with intermediate terms always run it (the terms need its hidden states)."
+        },
+    )
 
     distill_preset: PresetName = field(
         default=None,
@@ -143,6 +153,11 @@ class DistillationTrainingArguments(TrainingArguments):
             )
         if self.kd_loss_type not in KD_LOSS_TYPES:
             raise ValueError(f"kd_loss_type={self.kd_loss_type!r} is not one of {', '.join(KD_LOSS_TYPES)}.")
+        if not self.eval_teacher_cache_mb >= 0:
+            raise ValueError(
+                f"eval_teacher_cache_mb={self.eval_teacher_cache_mb} must be >= 0 (MiB for the teacher's eval logits; "
+                "0 runs the teacher at every evaluation)."
+            )
         if self.teacher_dtype is not None and self.teacher_dtype not in TEACHER_DTYPES:
             raise ValueError(
                 f"teacher_dtype={self.teacher_dtype!r} is not one of {', '.join(TEACHER_DTYPES)} (or None to keep "

@@ -58,6 +58,16 @@ class DistillationTrainingArguments(TrainingArguments):
             "choices": list(KD_LOSS_TYPES),
         },
     )
+    teacher_model_name_or_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "Path or Hub id of the fine-tuned teacher, loaded by DistillationTrainer when no teacher_model= "
+            "is passed (with the student's head type, teacher_model_init_kwargs and teacher_dtype): a script that "
+            "parses TrainingArguments with HfArgumentParser distils once it parses these arguments instead. A "
+            "teacher_model= passed to the trainer wins over it; training data with a teacher_logits column (a "
+            "teacher-output cache) needs no teacher unless intermediate terms are set, and none is loaded."
+        },
+    )
     teacher_dtype: TeacherDtype = field(
         default=None,
         metadata={

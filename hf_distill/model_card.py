@@ -83,8 +83,9 @@ OWN_OBJECTIVE = ("theseus", "fastbert", "early_exit")
 TEACHER_SETTINGS = ("teacher_dtype", "teacher_model_init_kwargs")
 # Settings that only act through intermediate-layer terms (intermediate_terms, or a distill_preset that fills them).
 INTERMEDIATE_SETTINGS = ("layer_mapping", "distill_phases", "intermediate_phase_ratio", "intermediate_weight")
-# Distillation arguments that do not change the student: how evaluation runs.
-NOT_SETTINGS = ("eval_teacher_cache_mb",)
+# Distillation arguments that are no setting of the method: the teacher (its own row of the card, never a path of the
+# training machine) and how evaluation runs.
+NOT_SETTINGS = ("teacher_model_name_or_path", "eval_teacher_cache_mb")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 

@@ -60,9 +60,11 @@ class DistillationTrainer(HubMixin, Trainer):
 
     Args:
         teacher_model: a fine-tuned `PreTrainedModel`, or a path / Hub id loaded with the student's head type
-            (``args.teacher_model_init_kwargs`` and ``args.teacher_dtype`` apply). May be ``None`` when
-            ``train_dataset`` has a precomputed ``teacher_logits`` column (see `hf_distill.cache`): no teacher is
-            loaded or run, and every dataset it sees (eval included) must then carry that column.
+            (``args.teacher_model_init_kwargs`` and ``args.teacher_dtype`` apply). Unset: the path or Hub id
+            ``args.teacher_model_name_or_path`` (given, ``teacher_model`` wins over it). When ``train_dataset`` has
+            a precomputed ``teacher_logits`` column (see `hf_distill.cache`) no teacher is needed, and none is
+            loaded or run (the path included) unless intermediate terms are set; every dataset it sees (eval
+            included) must then carry that column.
         args: [`DistillationTrainingArguments`]; a plain `TrainingArguments` gets the distillation defaults.
         Everything else: as `transformers.Trainer`.
     """
@@ -93,7 +95,10 @@ class DistillationTrainer(HubMixin, Trainer):
             args = DistillationTrainingArguments(output_dir="trainer_output")
         elif not isinstance(args, DistillationTrainingArguments):
             args = DistillationTrainingArguments.from_training_arguments(args)
-        if teacher_model is None and not _has_cached_teacher_logits(train_dataset):
+        cached = _has_cached_teacher_logits(train_dataset)
+        if teacher_model is None and (not cached or args.intermediate_term_list()):  # an explicit teacher_model wins
+            teacher_model = args.teacher_model_name_or_path
+        if teacher_model is None and not cached:
             load_teacher(None, model)  # raises the "needs a teacher" error before any setup work
         super().__init__(
             model=model,

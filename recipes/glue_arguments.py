@@ -20,16 +20,11 @@ STAGES = ("distill", "teacher")
 class ModelArguments:
     """Which teacher, which student, which method."""
 
-    teacher_model_name_or_path: str = field(
-        metadata={
-            "help": "Path or Hub id of the teacher. Stage 'distill': a teacher fine-tuned on the task (e.g. the "
-            "output_dir of a '--stage teacher' run). Stage 'teacher': the pre-trained model to fine-tune."
-        }
-    )
     stage: str = field(
         default="distill",
         metadata={
-            "help": "'distill': distil the teacher into the student. 'teacher': fine-tune the teacher on the task "
+            "help": "'distill': distil the teacher (--teacher_model_name_or_path, a teacher fine-tuned on the task) "
+            "into the student. 'teacher': fine-tune the pre-trained model --teacher_model_name_or_path on the task "
             "first (plain fine-tuning; its output_dir is the teacher of a later 'distill' run).",
             "choices": list(STAGES),
         },
@@ -217,4 +212,9 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[Any, ...]:
     """
     dataclasses_, config_path = parse_with_config(make_parser(), argv)
     model_args, data_args, training_args, *method_args = dataclasses_
+    if not training_args.teacher_model_name_or_path:  # DistillationTrainingArguments' field, required here
+        raise ValueError(
+            "the following arguments are required: --teacher_model_name_or_path (the teacher of stage 'distill', "
+            "the pre-trained model of stage 'teacher'; see --help)"
+        )
     return model_args, data_args, training_args, method_args, config_path

@@ -202,7 +202,7 @@ def training_teacher_logits(teacher, train, teacher_tokenizer, task, teacher_pat
 
 def run_teacher_stage(model_args, data_args, training_args, task, train, evals) -> dict[str, Any]:
     """Plain fine-tuning of the pre-trained teacher on the task; it is saved in output_dir."""
-    path = model_args.teacher_model_name_or_path
+    path = training_args.teacher_model_name_or_path
     tokenizer = AutoTokenizer.from_pretrained(model_args.teacher_tokenizer_name or path)
     kwargs: dict[str, Any] = {"num_labels": task.num_labels}
     if task.id2label:
@@ -243,7 +243,7 @@ def run_teacher_stage(model_args, data_args, training_args, task, train, evals) 
 
 def run_distill_stage(model_args, data_args, training_args, method_args, task, train, evals) -> dict[str, Any]:
     method = get_method(model_args.distill_method)
-    teacher_path = model_args.teacher_model_name_or_path
+    teacher_path = training_args.teacher_model_name_or_path
     teacher = load_task_teacher(teacher_path, task, training_args.teacher_model_init_kwargs)
     teacher_tokenizer = AutoTokenizer.from_pretrained(model_args.teacher_tokenizer_name or teacher_path)
     check_tokenizer_fits(teacher_tokenizer, teacher, "teacher", fix=TOKENIZER_FIX.format(side="teacher"))
@@ -389,7 +389,6 @@ TOKENIZER_FIX = (
     "leave --{side}_tokenizer_name unset (the {side}'s own) or point it at the tokenizer the {side} was trained with"
 )
 MODEL_FLAGS = (
-    "teacher_model_name_or_path",
     "student_model_name_or_path",
     "teacher_tokenizer_name",
     "student_tokenizer_name",
@@ -421,7 +420,8 @@ def check_writable(output_dir: str) -> None:
         ) from None
 
 
-def check_model_paths(model_args: ModelArguments, data_args: DataArguments) -> None:
+def check_model_paths(model_args: ModelArguments, data_args: DataArguments, teacher: str) -> None:
+    check_model_reference(teacher, "teacher_model_name_or_path")
     for flag in MODEL_FLAGS:
         if getattr(model_args, flag):
             check_model_reference(getattr(model_args, flag), flag)
@@ -560,7 +560,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     if not training_args.should_log:
         logger.setLevel(logging.WARNING)
     check_writable(training_args.output_dir)
-    check_model_paths(model_args, data_args)
+    check_model_paths(model_args, data_args, training_args.teacher_model_name_or_path)
     resolve_resume(training_args)
     use_cpu_cores(training_args, data_args.num_threads)
     train, evals = load_data(data_args, task, training_args)

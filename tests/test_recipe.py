@@ -303,7 +303,7 @@ def test_every_shipped_config_parses():
             continue  # run_general_distill.py's configs: test_general_configs_parse
         model_args, data_args, training_args, _, _ = parse_arguments(["--config", str(config)])
         assert training_args.output_dir.startswith("outputs/"), config
-        assert "~" not in model_args.teacher_model_name_or_path, config
+        assert "~" not in training_args.teacher_model_name_or_path, config
 
 
 def test_general_configs_parse():

@@ -696,3 +696,9 @@ def test_inference_repeats_0_skips_the_timing(tmp_path, models, monkeypatch):
     results = read_results(out)
     assert timed == [] and results["inference_speedup"] is None and results["inference"] is None
     assert results["teacher"]["inference_seconds"] is None and results["student"]["metrics"]["accuracy"] > 0
+
+
+def test_the_teacher_flag_is_required(tmp_path, capsys):
+    error = run_bad(capsys, tmp_path / "out", [*common_flags(tmp_path / "out"), "--student_layers", "0"])
+    assert "the following arguments are required: --teacher_model_name_or_path" in error
+    assert not (tmp_path / "out" / "results.json").exists()

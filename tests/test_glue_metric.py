@@ -10,7 +10,7 @@ import pytest
 from transformers import EvalPrediction
 
 from hf_distill.glue import GLUE_TASKS, compute_metrics_fn
-from hf_distill.metrics import GLUE_METRIC_PATH
+from hf_distill.metrics import GLUE_METRIC_PATH, load_metric, metric_scores
 
 ROOT = Path(__file__).resolve().parents[1]
 PREDICTIONS = [1, 1, 0, 0, 1, 0, 1, 1]
@@ -92,3 +92,11 @@ def test_the_wheel_ships_the_module_file():
     patterns = setup["options.package_data"]["hf_distill"].split(",")
     shipped = {path for pattern in patterns for path in (ROOT / "hf_distill").glob(pattern.strip())}
     assert Path(GLUE_METRIC_PATH, "glue_metric.py") in shipped
+
+
+def test_a_metric_with_several_numbers_gets_their_mean_as_run_glue_does(offline, tmp_path):
+    (tmp_path / "two").mkdir()
+    two = ERROR_RATE.replace('return {"error_rate"', 'return {"one": 0.25, "error_rate"')
+    (tmp_path / "two" / "two.py").write_text(two)
+    scores = metric_scores(load_metric("mrpc", str(tmp_path / "two")), np.array(PREDICTIONS), LABELS, False)
+    assert scores == {"one": 0.25, "error_rate": 3 / 8, "combined_score": (0.25 + 3 / 8) / 2}

@@ -40,9 +40,15 @@ def predictions_of(outputs: np.ndarray, regression: bool) -> np.ndarray:
 def metric_scores(
     metric: evaluate.EvaluationModule, outputs: np.ndarray, labels: np.ndarray, regression: bool
 ) -> dict[str, Any]:
-    """``metric`` on model ``outputs`` (see [`predictions_of`]), numbers as floats."""
+    """``metric`` on model ``outputs`` (see [`predictions_of`]), numbers as floats; with several numbers and no
+    ``combined_score``, their mean is added under that name, as transformers' ``run_glue.py`` does (so
+    ``evaluate.load("glue", "mrpc")`` reports the same keys as the shipped module)."""
     scores = metric.compute(predictions=predictions_of(outputs, regression), references=np.asarray(labels))
-    return {name: float(value) if np.isscalar(value) else value for name, value in scores.items()}
+    scores = {name: float(value) if np.isscalar(value) else value for name, value in scores.items()}
+    numbers = [value for value in scores.values() if isinstance(value, float)]
+    if len(numbers) > 1 and "combined_score" not in scores:
+        scores["combined_score"] = float(np.mean(numbers))
+    return scores
 
 
 def compute_metrics_for(metric: evaluate.EvaluationModule, regression: bool) -> Callable[[Any], dict[str, float]]:

@@ -58,6 +58,16 @@ class DistillationTrainingArguments(TrainingArguments):
             "choices": list(KD_LOSS_TYPES),
         },
     )
+    teacher_model_name_or_path: str | None = field(
+        default=None,
+        metadata={
+            "help": "Path or Hub id of the fine-tuned teacher, loaded by DistillationTrainer when no teacher_model= "
+            "is passed (with the student's head type, teacher_model_init_kwargs and teacher_dtype): a script that "
+            "parses TrainingArguments with HfArgumentParser distils once it parses these arguments instead. A "
+            "teacher_model= passed to the trainer wins over it; training data with a teacher_logits column (a "
+            "teacher-output cache) needs no teacher unless intermediate terms are set, and none is loaded."
+        },
+    )
     teacher_dtype: TeacherDtype = field(
         default=None,
         metadata={
@@ -70,6 +80,16 @@ class DistillationTrainingArguments(TrainingArguments):
         metadata={
             "help": "Keyword arguments (a dict or a JSON string) for `from_pretrained` when the teacher is given as "
             'a path or Hub id, e.g. \'{"revision": "main"}\'.'
+        },
+    )
+    eval_teacher_cache_mb: float = field(
+        default=1024.0,
+        metadata={
+            "help": "CPU memory (MiB) for the teacher's logits over the evaluation batches: the teacher is frozen, so "
+            "they are computed at the first evaluation and reused by the next ones (eval_kd_loss then costs no "
+            "teacher forward). A batch with other inputs (another eval dataset, order or tokenization) or a changed "
+            "teacher is recomputed; batches beyond the budget run the teacher each time; 0 runs it at every "
+            "evaluation. Evaluations with intermediate terms always run it (the terms need its hidden states)."
         },
     )
 
@@ -143,6 +163,11 @@ class DistillationTrainingArguments(TrainingArguments):
             )
         if self.kd_loss_type not in KD_LOSS_TYPES:
             raise ValueError(f"kd_loss_type={self.kd_loss_type!r} is not one of {', '.join(KD_LOSS_TYPES)}.")
+        if not self.eval_teacher_cache_mb >= 0:
+            raise ValueError(
+                f"eval_teacher_cache_mb={self.eval_teacher_cache_mb} must be >= 0 (MiB for the teacher's eval logits; "
+                "0 runs the teacher at every evaluation)."
+            )
         if self.teacher_dtype is not None and self.teacher_dtype not in TEACHER_DTYPES:
             raise ValueError(
                 f"teacher_dtype={self.teacher_dtype!r} is not one of {', '.join(TEACHER_DTYPES)} (or None to keep "

@@ -3,7 +3,7 @@
 Every task is loaded into the column names of the Hub dataset ``nyu-mll/glue`` (``sentence``, ``sentence1`` /
 ``sentence2``, ``question1`` / ``question2``, ``premise`` / ``hypothesis``, ``question`` / ``sentence``) plus an
 integer ``label`` (a float for STS-B), whichever source it comes from, so the rest of a recipe never branches on it.
-Metrics are computed here with numpy: ``evaluate.load("glue")`` fetches its script from the Hub.
+Metrics go through the `evaluate` module shipped in ``hf_distill/metrics/glue_metric`` (it needs no Hub).
 """
 
 from __future__ import annotations
@@ -17,6 +17,19 @@ from typing import Any
 
 import datasets
 import numpy as np
+
+from .metrics import compute_metrics_for, load_metric, predictions_of
+
+# The numbers come from the package's `evaluate` module; these names stay importable from here.
+from .metrics.glue_metric.glue_metric import (  # noqa: F401
+    _ranks,
+    accuracy,
+    f1_score,
+    glue_scores,
+    matthews_correlation,
+    pearson,
+    spearman,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -223,88 +236,18 @@ def _parse_label(task: GlueTask, value: str, path: Path, line_number: int) -> in
 # ---- Metrics ----
 
 
-def accuracy(predictions: np.ndarray, labels: np.ndarray) -> float:
-    return float((predictions == labels).mean())
-
-
-def f1_score(predictions: np.ndarray, labels: np.ndarray) -> float:
-    """F1 of the positive class (label 1): ``2 TP / (2 TP + FP + FN)``, 0 when there is no positive at all."""
-    tp = float(np.sum((predictions == 1) & (labels == 1)))
-    fp = float(np.sum((predictions == 1) & (labels != 1)))
-    fn = float(np.sum((predictions != 1) & (labels == 1)))
-    return 0.0 if tp == 0 else 2 * tp / (2 * tp + fp + fn)
-
-
-def matthews_correlation(predictions: np.ndarray, labels: np.ndarray) -> float:
-    """Binary Matthews correlation ``(TP TN - FP FN) / sqrt((TP+FP)(TP+FN)(TN+FP)(TN+FN))``, 0 when undefined."""
-    tp = float(np.sum((predictions == 1) & (labels == 1)))
-    tn = float(np.sum((predictions != 1) & (labels != 1)))
-    fp = float(np.sum((predictions == 1) & (labels != 1)))
-    fn = float(np.sum((predictions != 1) & (labels == 1)))
-    denominator = np.sqrt((tp + fp) * (tp + fn) * (tn + fp) * (tn + fn))
-    return 0.0 if denominator == 0 else float((tp * tn - fp * fn) / denominator)
-
-
-def pearson(x: np.ndarray, y: np.ndarray) -> float:
-    x, y = np.asarray(x, dtype=np.float64) - np.mean(x), np.asarray(y, dtype=np.float64) - np.mean(y)
-    denominator = np.sqrt(np.sum(x * x) * np.sum(y * y))
-    return 0.0 if denominator == 0 else float(np.sum(x * y) / denominator)
-
-
-def _ranks(values: np.ndarray) -> np.ndarray:
-    """Ranks 1..n, tied values sharing their average rank (as scipy.stats.rankdata)."""
-    values = np.asarray(values, dtype=np.float64)
-    order = np.argsort(values, kind="mergesort")
-    sorted_values = values[order]
-    ranks = np.empty(len(values), dtype=np.float64)
-    start = 0
-    while start < len(values):
-        end = start
-        while end + 1 < len(values) and sorted_values[end + 1] == sorted_values[start]:
-            end += 1
-        ranks[order[start : end + 1]] = (start + end) / 2 + 1
-        start = end + 1
-    return ranks
-
-
-def spearman(x: np.ndarray, y: np.ndarray) -> float:
-    """Spearman's rank correlation: Pearson's correlation of the (tie-averaged) ranks."""
-    return pearson(_ranks(x), _ranks(y))
-
-
-_METRICS: dict[str, Callable[[np.ndarray, np.ndarray], float]] = {
-    "accuracy": accuracy,
-    "f1": f1_score,
-    "matthews_correlation": matthews_correlation,
-    "pearson": pearson,
-    "spearmanr": spearman,
-}
-
-
 def glue_metrics(task: GlueTask | str, predictions: np.ndarray, labels: np.ndarray) -> dict[str, float]:
-    """The official dev metrics of ``task``.
+    """The official dev metrics of ``task``, as ``evaluate.load(hf_distill.metrics.GLUE_METRIC_PATH, task)``.
 
     ``predictions`` are logits ``[N, num_labels]`` (argmax taken) or class ids ``[N]``; for STS-B, scores ``[N]``
     or ``[N, 1]``. Tasks with two metrics also get ``combined_score``, their mean (the task's GLUE score).
     """
     task = get_task(task) if isinstance(task, str) else task
-    predictions, labels = np.asarray(predictions), np.asarray(labels)
-    if task.is_regression:
-        predictions = predictions.reshape(-1)
-    elif predictions.ndim == 2:
-        predictions = predictions.argmax(-1)
-    results = {name: _METRICS[name](predictions, labels) for name in task.metrics}
-    if len(results) > 1:
-        results["combined_score"] = float(np.mean(list(results.values())))
-    return results
+    return glue_scores(task.name, predictions_of(predictions, task.is_regression), np.asarray(labels))
 
 
-def compute_metrics_fn(task: GlueTask | str) -> Callable[[Any], dict[str, float]]:
-    """A ``compute_metrics`` for `transformers.Trainer` reporting ``task``'s official metrics."""
+def compute_metrics_fn(task: GlueTask | str, metric_name: str | None = None) -> Callable[[Any], dict[str, float]]:
+    """A ``compute_metrics`` for `transformers.Trainer` reporting ``task``'s official metrics through `evaluate`
+    (``metric_name``: another `evaluate` metric, a Hub name or a local path, given the task as configuration)."""
     task = get_task(task) if isinstance(task, str) else task
-
-    def compute_metrics(prediction: Any) -> dict[str, float]:
-        logits = prediction.predictions[0] if isinstance(prediction.predictions, tuple) else prediction.predictions
-        return glue_metrics(task, logits, prediction.label_ids)
-
-    return compute_metrics
+    return compute_metrics_for(load_metric(task.name, metric_name), task.is_regression)

@@ -91,6 +91,9 @@ OWN_OBJECTIVE = ("theseus", "fastbert", "early_exit")
 TEACHER_SETTINGS = ("teacher_dtype", "teacher_model_init_kwargs")
 # Settings that only act through intermediate-layer terms (intermediate_terms, or a distill_preset that fills them).
 INTERMEDIATE_SETTINGS = ("layer_mapping", "distill_phases", "intermediate_phase_ratio", "intermediate_weight")
+# Distillation arguments that are no setting of the method: the teacher (its own row of the card, never a path of the
+# training machine) and how evaluation runs.
+NOT_SETTINGS = ("teacher_model_name_or_path", "eval_teacher_cache_mb")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -287,7 +290,8 @@ def _settings(config: Mapping[str, Any], method: str) -> dict[str, Any]:
     layers, and the main optimisation settings. Other methods' arguments are left out."""
     training = config.get("training") or {}
     base = {f.name for f in dataclasses.fields(TrainingArguments)}
-    names = [f.name for f in dataclasses.fields(DistillationTrainingArguments) if f.name not in base]
+    own = [f.name for f in dataclasses.fields(DistillationTrainingArguments) if f.name not in base]
+    names = [name for name in own if name not in NOT_SETTINGS]
     if method in OWN_OBJECTIVE:
         names = [name for name in names if name in TEACHER_SETTINGS]
     if not training.get("intermediate_terms"):

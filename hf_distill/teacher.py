@@ -53,7 +53,8 @@ def load_teacher(
     if teacher is None:
         raise ValueError(
             "DistillationTrainer needs a teacher: pass teacher_model=<a fine-tuned PreTrainedModel, a local path or "
-            "a Hub id>. To train without one, use transformers.Trainer."
+            "a Hub id>, or set teacher_model_name_or_path in its DistillationTrainingArguments "
+            "(--teacher_model_name_or_path). To train without one, use transformers.Trainer."
         )
     if isinstance(teacher, str):
         check_model_reference(teacher, "teacher_model")

@@ -17,6 +17,7 @@ from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, EvalLoopOutput
 from ._meter import LossMeter
 from .arguments import DistillationTrainingArguments
 from .data import TEACHER_PREFIX, split_teacher_inputs
+from .eval_teacher import TeacherEvalLogits
 from .finite import check_finite_loss
 from .hub import HubMixin
 from .intermediate import (
@@ -54,13 +55,16 @@ class DistillationTrainer(HubMixin, Trainer):
     The teacher runs in eval mode without gradients on the student's device; it is never wrapped for DDP, never
     saved, and its inputs are the batch's ``teacher_*`` keys when present (its own tokenizer, see
     [`DistillationDataCollator`]) or else the student's. The logs get ``task_loss`` and ``kd_loss`` next to the
-    Trainer's ``loss`` (the total); evaluation adds ``eval_task_loss`` and ``eval_kd_loss``.
+    Trainer's ``loss`` (the total); evaluation adds ``eval_task_loss`` and ``eval_kd_loss``. The teacher's logits
+    over the evaluation batches are computed once and reused by later evaluations (``args.eval_teacher_cache_mb``).
 
     Args:
         teacher_model: a fine-tuned `PreTrainedModel`, or a path / Hub id loaded with the student's head type
-            (``args.teacher_model_init_kwargs`` and ``args.teacher_dtype`` apply). May be ``None`` when
-            ``train_dataset`` has a precomputed ``teacher_logits`` column (see `hf_distill.cache`): no teacher is
-            loaded or run, and every dataset it sees (eval included) must then carry that column.
+            (``args.teacher_model_init_kwargs`` and ``args.teacher_dtype`` apply). Unset: the path or Hub id
+            ``args.teacher_model_name_or_path`` (given, ``teacher_model`` wins over it). When ``train_dataset`` has
+            a precomputed ``teacher_logits`` column (see `hf_distill.cache`) no teacher is needed, and none is
+            loaded or run (the path included) unless intermediate terms are set; every dataset it sees (eval
+            included) must then carry that column.
         args: [`DistillationTrainingArguments`]; a plain `TrainingArguments` gets the distillation defaults.
         Everything else: as `transformers.Trainer`.
     """
@@ -91,7 +95,10 @@ class DistillationTrainer(HubMixin, Trainer):
             args = DistillationTrainingArguments(output_dir="trainer_output")
         elif not isinstance(args, DistillationTrainingArguments):
             args = DistillationTrainingArguments.from_training_arguments(args)
-        if teacher_model is None and not _has_cached_teacher_logits(train_dataset):
+        cached = _has_cached_teacher_logits(train_dataset)
+        if teacher_model is None and (not cached or args.intermediate_term_list()):  # an explicit teacher_model wins
+            teacher_model = args.teacher_model_name_or_path
+        if teacher_model is None and not cached:
             load_teacher(None, model)  # raises the "needs a teacher" error before any setup work
         super().__init__(
             model=model,
@@ -111,6 +118,7 @@ class DistillationTrainer(HubMixin, Trainer):
         self.teacher: nn.Module | None = None
         self._teacher_argument_names: set[str] = set()
         self._tokenizer_mismatch: str | None = None
+        self._eval_teacher_logits = TeacherEvalLogits(args.eval_teacher_cache_mb)
         if teacher_model is not None:  # None: trains from a teacher-output cache, no teacher is loaded or run
             self.teacher = load_teacher(teacher_model, self.model, args.teacher_dtype, args.teacher_model_init_kwargs)
             check_teacher_student(self.teacher, self.model, args.kd_loss_type)
@@ -162,7 +170,7 @@ class DistillationTrainer(HubMixin, Trainer):
             outputs, teacher_logits, term_values = self._forward_with_terms(model, student_inputs, teacher_inputs)
         else:
             outputs = model(**student_inputs)
-            teacher_logits = self._teacher_logits(teacher_inputs, student_inputs)
+            teacher_logits = self._teacher_logits(teacher_inputs, student_inputs, reuse=not model.training)
 
         batch_size = _num_examples(student_inputs)
         training = model.training
@@ -332,10 +340,18 @@ class DistillationTrainer(HubMixin, Trainer):
             raise ValueError(_different_tokens(why))
 
     @torch.no_grad()
-    def _teacher_logits(self, teacher_inputs: dict[str, Any], student_inputs: dict[str, Any]) -> torch.Tensor:
+    def _teacher_logits(
+        self, teacher_inputs: dict[str, Any], student_inputs: dict[str, Any], reuse: bool = False
+    ) -> torch.Tensor:
+        """The batch's teacher logits: a ``teacher_logits`` column, or the teacher's forward; with ``reuse`` (an
+        evaluation), the logits stored for the same inputs and the same teacher by an earlier evaluation."""
         if "logits" in teacher_inputs:  # precomputed (a teacher-output cache column named teacher_logits)
             return teacher_inputs["logits"].float()
-        return self._run_teacher(self._teacher_forward_inputs(teacher_inputs, student_inputs)).logits.float()
+        forward_inputs = self._teacher_forward_inputs(teacher_inputs, student_inputs)
+        if not reuse:
+            return self._run_teacher(forward_inputs).logits.float()
+        compute = lambda: self._run_teacher(forward_inputs).logits.float()  # noqa: E731
+        return self._eval_teacher_logits.get(self.teacher, forward_inputs, compute)
 
     def _teacher_forward_inputs(self, teacher_inputs: dict[str, Any], student_inputs: dict[str, Any]) -> dict:
         """The teacher's own ``teacher_*`` inputs, or the student's when the batch has none."""

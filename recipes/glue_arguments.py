@@ -21,16 +21,11 @@ STAGES = ("distill", "teacher")
 class ModelArguments:
     """Which teacher, which student, which method."""
 
-    teacher_model_name_or_path: str = field(
-        metadata={
-            "help": "Path or Hub id of the teacher. Stage 'distill': a teacher fine-tuned on the task (e.g. the "
-            "output_dir of a '--stage teacher' run). Stage 'teacher': the pre-trained model to fine-tune."
-        }
-    )
     stage: str = field(
         default="distill",
         metadata={
-            "help": "'distill': distil the teacher into the student. 'teacher': fine-tune the teacher on the task "
+            "help": "'distill': distil the teacher (--teacher_model_name_or_path, a teacher fine-tuned on the task) "
+            "into the student. 'teacher': fine-tune the pre-trained model --teacher_model_name_or_path on the task "
             "first (plain fine-tuning; its output_dir is the teacher of a later 'distill' run).",
             "choices": list(STAGES),
         },
@@ -128,6 +123,14 @@ class DataArguments:
             "the Hub dataset nyu-mll/glue."
         },
     )
+    metric_name: str | None = field(
+        default=None,
+        metadata={
+            "help": "The `evaluate` metric of the dev splits: a Hub metric ('glue', 'accuracy', ...) or a local "
+            "folder or script, loaded with the task as configuration (evaluate.load(metric_name, task_name)). Unset: "
+            "the GLUE metric module shipped with hf_distill (hf_distill.metrics.GLUE_METRIC_PATH, no Hub needed)."
+        },
+    )
     max_seq_length: int = field(default=128, metadata={"help": "Truncate inputs to this many tokens."})
     train_shuffle_seed: int | None = field(
         default=None,
@@ -219,4 +222,9 @@ def parse_arguments(argv: list[str] | None = None) -> tuple[Any, ...]:
     """
     dataclasses_, config_path = parse_with_config(make_parser(), argv)
     model_args, data_args, training_args, *method_args = dataclasses_
+    if not training_args.teacher_model_name_or_path:  # DistillationTrainingArguments' field, required here
+        raise ValueError(
+            "the following arguments are required: --teacher_model_name_or_path (the teacher of stage 'distill', "
+            "the pre-trained model of stage 'teacher'; see --help)"
+        )
     return model_args, data_args, training_args, method_args, config_path

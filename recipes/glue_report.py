@@ -19,8 +19,9 @@ from transformers import PreTrainedTokenizerBase, Trainer
 import hf_distill
 from hf_distill import DistillationTrainingArguments
 from hf_distill.cache import compute_teacher_logits, teacher_input_columns
-from hf_distill.glue import GlueTask, glue_metrics
+from hf_distill.glue import GlueTask
 from hf_distill.hub import describe_hardware, with_hub_ids
+from hf_distill.metrics import load_metric, metric_scores
 from hf_distill.redaction import redact
 
 RESULTS_FILE = "results.json"
@@ -69,9 +70,11 @@ def evaluate_splits(
     prefix: str,
     args: DistillationTrainingArguments,
     description: str,
+    metric_name: str | None = None,
 ) -> tuple[dict[str, dict[str, float]], dict[str, torch.Tensor]]:
-    """Dev metrics and logits of ``model`` on every eval split."""
-    metrics, logits = {}, {}
+    """Dev metrics and logits of ``model`` on every eval split, the metrics through `evaluate` (``metric_name``, or
+    the package's GLUE module)."""
+    metrics, logits, metric = {}, {}, load_metric(task.name, metric_name)
     for split, dataset in evals.items():
         logits[split] = compute_teacher_logits(
             model,
@@ -83,8 +86,15 @@ def evaluate_splits(
             input_prefix=prefix,
             description=f"{description} on {split}",
         )
-        metrics[split] = glue_metrics(task, logits[split].numpy(), dataset["label"])
+        metrics[split] = metric_scores(metric, logits[split].numpy(), dataset["label"], task.is_regression)
     return metrics, logits
+
+
+def main_metric_name(task: GlueTask, results: dict[str, Any]) -> str:
+    """The task's GLUE score, or the first metric reported when another ``--metric_name`` does not give it."""
+    side = results.get("student") or results.get("teacher") or {}
+    reported = list(side.get("metrics") or {})
+    return task.main_metric if task.main_metric in reported or not reported else reported[0]
 
 
 def ratio(numerator: float | None, denominator: float | None) -> float | None:

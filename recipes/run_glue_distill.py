@@ -42,6 +42,7 @@ from glue_report import (  # noqa: E402
     environment,
     evaluate_splits,
     inference_seconds,
+    main_metric_name,
     parameter_count,
     ratio,
     recorded,
@@ -202,7 +203,7 @@ def training_teacher_logits(teacher, train, teacher_tokenizer, task, teacher_pat
 
 def run_teacher_stage(model_args, data_args, training_args, task, train, evals) -> dict[str, Any]:
     """Plain fine-tuning of the pre-trained teacher on the task; it is saved in output_dir."""
-    path = model_args.teacher_model_name_or_path
+    path = training_args.teacher_model_name_or_path
     tokenizer = AutoTokenizer.from_pretrained(model_args.teacher_tokenizer_name or path)
     kwargs: dict[str, Any] = {"num_labels": task.num_labels}
     if task.id2label:
@@ -221,13 +222,14 @@ def run_teacher_stage(model_args, data_args, training_args, task, train, evals) 
         eval_dataset=evals_tok[task.main_eval_split],
         data_collator=DistillationDataCollator(tokenizer),
         processing_class=tokenizer,
-        compute_metrics=compute_metrics_fn(task),
+        compute_metrics=compute_metrics_fn(task, data_args.metric_name),
         callbacks=[FiniteModelCallback()],
     )
     train_output = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     trainer.save_model(training_args.output_dir)
     model = trainer.accelerator.unwrap_model(trainer.model)
-    metrics, _ = evaluate_splits(model, evals_tok, task, tokenizer, "", training_args, "Teacher")
+    metric_name = data_args.metric_name
+    metrics, _ = evaluate_splits(model, evals_tok, task, tokenizer, "", training_args, "Teacher", metric_name)
     return {
         "teacher": {
             "name_or_path": training_args.output_dir,
@@ -242,7 +244,7 @@ def run_teacher_stage(model_args, data_args, training_args, task, train, evals) 
 
 def run_distill_stage(model_args, data_args, training_args, method_args, task, train, evals) -> dict[str, Any]:
     method = get_method(model_args.distill_method)
-    teacher_path = model_args.teacher_model_name_or_path
+    teacher_path = training_args.teacher_model_name_or_path
     teacher = load_task_teacher(teacher_path, task, training_args.teacher_model_init_kwargs)
     teacher_tokenizer = AutoTokenizer.from_pretrained(model_args.teacher_tokenizer_name or teacher_path)
     check_tokenizer_fits(teacher_tokenizer, teacher, "teacher", fix=TOKENIZER_FIX.format(side="teacher"))
@@ -266,7 +268,7 @@ def run_distill_stage(model_args, data_args, training_args, method_args, task, t
         train_dataset=None,
         eval_dataset=None,
         data_collator=None,
-        compute_metrics=compute_metrics_fn(task),
+        compute_metrics=compute_metrics_fn(task, data_args.metric_name),
         callbacks=[FiniteModelCallback()],
         model_args=model_args,
         data_args=data_args,
@@ -298,7 +300,7 @@ def run_distill_stage(model_args, data_args, training_args, method_args, task, t
     train_tok = prepare(train)
     evals_tok = {split: prepare(ds) for split, ds in evals.items()}
     teacher_metrics, teacher_logits = evaluate_splits(
-        teacher, evals_tok, task, teacher_tokenizer, teacher_prefix, training_args, "Teacher"
+        teacher, evals_tok, task, teacher_tokenizer, teacher_prefix, training_args, "Teacher", data_args.metric_name
     )
 
     cache_info = None
@@ -326,7 +328,9 @@ def run_distill_stage(model_args, data_args, training_args, method_args, task, t
     trainer.save_model(training_args.output_dir, _internal_call=True)
     if student is not trainer.accelerator.unwrap_model(trainer.model) and training_args.process_index == 0:
         student.save_pretrained(training_args.output_dir)
-    student_metrics, _ = evaluate_splits(student, evals_tok, task, tokenizer, "", training_args, "Student")
+    student_metrics, _ = evaluate_splits(
+        student, evals_tok, task, tokenizer, "", training_args, "Student", data_args.metric_name
+    )
     method_results = None
     if method.report is not None and training_args.process_index == 0:
         method_results = method.report(trainer, context, student)
@@ -386,7 +390,6 @@ TOKENIZER_FIX = (
     "leave --{side}_tokenizer_name unset (the {side}'s own) or point it at the tokenizer the {side} was trained with"
 )
 MODEL_FLAGS = (
-    "teacher_model_name_or_path",
     "student_model_name_or_path",
     "teacher_tokenizer_name",
     "student_tokenizer_name",
@@ -418,7 +421,8 @@ def check_writable(output_dir: str) -> None:
         ) from None
 
 
-def check_model_paths(model_args: ModelArguments, data_args: DataArguments) -> None:
+def check_model_paths(model_args: ModelArguments, data_args: DataArguments, teacher: str) -> None:
+    check_model_reference(teacher, "teacher_model_name_or_path")
     for flag in MODEL_FLAGS:
         if getattr(model_args, flag):
             check_model_reference(getattr(model_args, flag), flag)
@@ -557,7 +561,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     if not training_args.should_log:
         logger.setLevel(logging.WARNING)
     check_writable(training_args.output_dir)
-    check_model_paths(model_args, data_args)
+    check_model_paths(model_args, data_args, training_args.teacher_model_name_or_path)
     resolve_resume(training_args)
     use_cpu_cores(training_args, data_args.num_threads)
     train, evals = load_data(data_args, task, training_args)
@@ -579,7 +583,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
         "stage": model_args.stage,
         "command": redact_command(["python", "recipes/run_glue_distill.py", *map(str, command)]),
         "eval_split": task.main_eval_split,
-        "main_metric": task.main_metric,
+        "main_metric": main_metric_name(task, results),
         **results,
         **environment(training_args),
         "config": configuration(model_args, data_args, training_args, method_args, config_path),

@@ -303,7 +303,7 @@ def test_every_shipped_config_parses():
             continue  # run_general_distill.py's configs: test_general_configs_parse
         model_args, data_args, training_args, _, _ = parse_arguments(["--config", str(config)])
         assert training_args.output_dir.startswith("outputs/"), config
-        assert "~" not in model_args.teacher_model_name_or_path, config
+        assert "~" not in training_args.teacher_model_name_or_path, config
 
 
 def test_general_configs_parse():
@@ -716,3 +716,9 @@ def test_a_run_ends_with_one_line_stating_its_result(tmp_path, models, capsys):
         .splitlines()[-1]
         .endswith(f"1.00x fewer parameters, speed not timed; saved to {out}")
     )
+
+
+def test_the_teacher_flag_is_required(tmp_path, capsys):
+    error = run_bad(capsys, tmp_path / "out", [*common_flags(tmp_path / "out"), "--student_layers", "0"])
+    assert "the following arguments are required: --teacher_model_name_or_path" in error
+    assert not (tmp_path / "out" / "results.json").exists()

@@ -17,6 +17,7 @@ from .hub import HubPushError, push_student
 from .layers import AttentionCapture, encoder_layers, map_layers
 from .masking import DynamicMaskingCollator, MaskingEpochCallback
 from .metadistil import MetaDistilTrainer, MetaDistilTrainingArguments
+from .metrics import GLUE_METRIC_PATH
 from .model_card import render_model_card
 from .progressive import ProgressiveTransferCallback
 from .students import albert_student, narrow_student, shallow_student
@@ -51,6 +52,7 @@ __all__ = [
     "GeneralDistillationTrainer",
     "get_task",
     "glue_metrics",
+    "GLUE_METRIC_PATH",
     "GLUE_TASKS",
     "GlueTask",
     "HubPushError",

@@ -61,6 +61,9 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--merge", nargs="+", default=[], metavar="FILE", help="merge these results files into it")
     parser.add_argument("--report-only", action="store_true", help="only write the report from the results file")
     parser.add_argument("--dry-run", action="store_true", help="list the units and their state, run nothing")
+    parser.add_argument(
+        "--readme", metavar="FILE", help="with --report-only: also put the headline table into FILE's marked block"
+    )
     parser.add_argument("--fresh", action="store_true", help="start a new results file instead of continuing it")
     parser.add_argument("--time-budget", type=float, metavar="SECONDS", help="start no unit after this many seconds")
     parser.add_argument("--work-dir", help="scratch folder of a rows suite (logs, teacher caches, held-out splits)")
@@ -130,6 +133,9 @@ def run_rows_suite(options: argparse.Namespace) -> dict[str, Any]:
     if options.report_only:  # read only: a suite still running owns the results file
         write_report(runner.results)
         print(f"wrote {report_path}", file=sys.stderr)
+        if options.readme:
+            rows_report.update_readme(Path(options.readme), runner.results)
+            print(f"wrote the headline table into {options.readme}", file=sys.stderr)
         return runner.results
     if not options.merge:
         runner.run(options.rows, options.time_budget, on_row=write_report)

@@ -315,3 +315,35 @@ def test_a_rows_suite_runs_real_recipe_commands_on_tiny_models(tiny_world):
     assert "error" not in results["SST-2/select/ebbt/beta1"] and "error" not in results["SST-2/ebbt/seed0"]
     runner = rows.Runner(definition, paths, path)
     assert runner.run(None) == []  # every row is on disk: a rerun runs nothing
+
+
+def test_headline_table_has_teachers_and_means_and_goes_into_the_readme_block(tmp_path, monkeypatch):
+    runner, _ = _fake_runner(tmp_path, monkeypatch, {})
+    row = {row.name: row for row in rows.plan(runner.definition)}
+    kd = "SST-2/logit_kd_minilm/seed"
+    results = {
+        "definition": runner.definition,
+        "rows": {
+            "SST-2/teacher/minilm": fake_record(row["SST-2/teacher/minilm"], 0.9),
+            f"{kd}0": fake_record(row[f"{kd}0"], 0.80, retention=0.8 / 0.9, size_ratio=1.3, speedup=2.0),
+            f"{kd}1": fake_record(row[f"{kd}1"], 0.84, retention=0.84 / 0.9, size_ratio=1.3, speedup=2.2),
+        },
+    }
+    table = rows_report.headline(results)
+    assert table.splitlines()[2:] == [
+        "| SST-2 | accuracy | teacher (minilm) | 0.9000 |  | 1.0000 | 1.00 | 1.00 |",
+        "| SST-2 | accuracy | logit_kd_minilm (from minilm) | 0.8200 | 0.8000 / 0.8400 | 0.9111 | 1.30 | 2.10 |",
+    ]
+    readme = tmp_path / "README.md"
+    readme.write_text(f"# x\n\n{rows_report.HEADLINE_START}\nold\n{rows_report.HEADLINE_END}\n\nafter\n")
+    rows_report.update_readme(readme, results)
+    assert rows_report.readme_block(readme.read_text()) == table and readme.read_text().endswith("\n\nafter\n")
+    readme.write_text("no block")
+    with pytest.raises(ValueError, match="no <!-- headline-table -->"):
+        rows_report.update_readme(readme, results)
+
+
+def test_the_readme_headline_is_the_committed_standard_suite_results():
+    path = Path(__file__).resolve().parents[1] / "benchmarks" / "results" / "standard-cpu-amd-epyc-2c.json"
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    assert rows_report.readme_block(readme) == rows_report.headline(store.load(path))

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import statistics
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 from .rows import Row, plan, selection, status
@@ -171,6 +172,40 @@ def commands(results: dict[str, Any], rows: list[Row]) -> list[str]:
         if command:
             lines += [f"`{row.name}` ({entry.get('date', '')}):", "", "```", command, "```", ""]
     return lines + ["</details>", ""]
+
+
+def headline(results: dict[str, Any]) -> str:
+    """The README's table: every task's teachers and finished rows (means over the seeds done), one table."""
+    definition = results["definition"]
+    table = []
+    for task in definition["tasks"]:
+        metric = next((e["metric"] for n, e in results["rows"].items() if n.startswith(f"{task}/") and "metric" in e),
+                      "score")  # fmt: skip
+        for name in definition["teachers"]:
+            entry = results["rows"].get(f"{task}/teacher/{name}")
+            if entry and "error" not in entry:
+                table.append([task, metric, f"teacher ({name})", entry["score"], "", "1.0000", "1.00", "1.00"])
+        for row in method_rows(results, definition, task):
+            table.append([task, metric, f"{row[0]} (from {row[1]})", row[2], row[3], row[4], row[5], row[6]])
+    header = ["task", "dev metric", "model", "score (mean)", "per seed", "retention", "size ratio", "speedup"]
+    return "\n".join(_table(header, table)).rstrip() + "\n"
+
+
+HEADLINE_START, HEADLINE_END = "<!-- headline-table -->", "<!-- /headline-table -->"
+
+
+def readme_block(text: str) -> str:
+    """What a README holds between the headline markers."""
+    return text.split(HEADLINE_START, 1)[1].split(HEADLINE_END, 1)[0].strip("\n") + "\n"
+
+
+def update_readme(path: Path, results: dict[str, Any]) -> None:
+    """Replace the block between the headline markers of ``path`` with the table of ``results``."""
+    text = path.read_text()
+    if HEADLINE_START not in text or HEADLINE_END not in text:
+        raise ValueError(f"{path} has no {HEADLINE_START} ... {HEADLINE_END} block for the headline table.")
+    before, rest = text.split(HEADLINE_START, 1)
+    path.write_text(before + HEADLINE_START + "\n" + headline(results) + HEADLINE_END + rest.split(HEADLINE_END, 1)[1])
 
 
 def markdown(results: dict[str, Any]) -> str:

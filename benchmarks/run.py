@@ -33,9 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from harness import machine, report, rows, rows_report, store, suites  # noqa: E402
+from harness import machine, report, rows, rows_report, store, suites
 
 SECTIONS = ("training", "seq_len_scaling", "inference", "quality")
 

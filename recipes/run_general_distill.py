@@ -23,7 +23,6 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, set_seed
 from transformers.trainer_utils import get_last_checkpoint
@@ -40,10 +39,8 @@ from hf_distill.general import (
     student_auto_class,
 )
 from hf_distill.masking import DynamicMaskingCollator
+from hf_distill.recipes.config import CONFIG_HELP, RecipeArgumentParser, parse_with_config
 from hf_distill.redaction import redact
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when imported as recipes.run_general_distill
-from recipe_config import CONFIG_HELP, RecipeArgumentParser, parse_with_config  # noqa: E402
 
 
 @dataclass

@@ -3,15 +3,15 @@
     accelerate launch recipes/run_glue_distill.py --config recipes/configs/sst2_logit_minilm.yaml [--flag value ...]
 
 Arguments come from the YAML/JSON ``--config`` and the command line (which wins); ``--help`` lists them all
-(glue_arguments.py: model and data arguments; `DistillationTrainingArguments`; each method's own). The method is
-picked by ``--distill_method`` from recipes/methods.py. At the end, ``OUTPUT_DIR/results.json`` holds the teacher's
-and the student's dev metrics, retention, parameter counts and compression, the measured inference speedup, train
-time and throughput, and the full configuration; the student (or, with ``--stage teacher``, the fine-tuned teacher)
-is saved in ``OUTPUT_DIR``. Bad input stops the run before training with one line on stderr and exit code 1, and
-no ``results.json`` is left behind. With ``--push_to_hub`` (``--hub_model_id``, ``--hub_private_repo``,
-``--hub_token``) the distilled student alone is pushed once ``results.json`` is written, with a model card made from
-it; if the Hub refuses or cannot be reached, everything stays saved and the message gives the ``hf_distill push``
-command that pushes it again.
+(hf_distill.recipes.arguments: model and data arguments; `DistillationTrainingArguments`; each method's own). The
+method is picked by ``--distill_method`` from hf_distill.recipes.methods. At the end, ``OUTPUT_DIR/results.json`` holds
+the teacher's and the student's dev metrics, retention, parameter counts and compression, the measured inference
+speedup, train time and throughput, and the full configuration; the student (or, with ``--stage teacher``, the
+fine-tuned teacher) is saved in ``OUTPUT_DIR``. Bad input stops the run before training with one line on stderr and
+exit code 1, and no ``results.json`` is left behind. With ``--push_to_hub`` (``--hub_model_id``,
+``--hub_private_repo``, ``--hub_token``) the distilled student alone is pushed once ``results.json`` is written, with a
+model card made from it; if the Hub refuses or cannot be reached, everything stays saved and the message gives the
+``hf_distill push`` command that pushes it again.
 
 A loss or weights that become NaN or infinite during training stop the run the same way (nothing non-finite is
 saved), and so does a failed write (the line says which checkpoint is kept). ``--resume_from_checkpoint true``
@@ -30,13 +30,34 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import datasets
+import torch
+import transformers
+from transformers import (
+    AutoModelForMaskedLM,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    Trainer,
+)
+from transformers.trainer import TRAINER_STATE_NAME
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-import datasets  # noqa: E402
-import torch  # noqa: E402
-import transformers  # noqa: E402
-from glue_arguments import DataArguments, ModelArguments, parse_arguments  # noqa: E402
-from glue_report import (  # noqa: E402
+from hf_distill import DistillationDataCollator, DistillationTrainingArguments
+from hf_distill.augment import AugmentationConfig, Augmenter, label_with_teacher
+from hf_distill.cache import (
+    add_teacher_logits,
+    cached_teacher_logits,
+    compute_teacher_logits,
+)
+from hf_distill.finite import FiniteModelCallback, NonFiniteTrainingError
+from hf_distill.glue import GlueTask, compute_metrics_fn, get_task, load_glue
+from hf_distill.hub import HubPushError, args_without_secrets, push_student
+from hf_distill.recipes.arguments import DataArguments, ModelArguments, parse_arguments
+from hf_distill.recipes.config import early_value
+from hf_distill.recipes.methods import MethodContext, build_student, get_method
+from hf_distill.recipes.report import (
     RESULTS_FILE,
     configuration,
     environment,
@@ -48,31 +69,8 @@ from glue_report import (  # noqa: E402
     train_summary,
     write_results,
 )
-from methods import MethodContext, get_method  # noqa: E402
-from recipe_config import early_value  # noqa: E402
-from transformers import (  # noqa: E402
-    AutoModelForMaskedLM,
-    AutoModelForSequenceClassification,
-    AutoTokenizer,
-    PreTrainedModel,
-    PreTrainedTokenizerBase,
-    Trainer,
-)
-from transformers.trainer import TRAINER_STATE_NAME  # noqa: E402
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR  # noqa: E402
-
-from hf_distill import DistillationDataCollator, DistillationTrainingArguments  # noqa: E402
-from hf_distill.augment import AugmentationConfig, Augmenter, label_with_teacher  # noqa: E402
-from hf_distill.cache import (  # noqa: E402
-    add_teacher_logits,
-    cached_teacher_logits,
-    compute_teacher_logits,
-)
-from hf_distill.finite import FiniteModelCallback, NonFiniteTrainingError  # noqa: E402
-from hf_distill.glue import GlueTask, compute_metrics_fn, get_task, load_glue  # noqa: E402
-from hf_distill.hub import HubPushError, args_without_secrets, push_student  # noqa: E402
-from hf_distill.redaction import redact_command  # noqa: E402
-from hf_distill.teacher import check_model_reference, check_tokenizer_fits, max_positions  # noqa: E402
+from hf_distill.redaction import redact_command
+from hf_distill.teacher import check_model_reference, check_tokenizer_fits, max_positions
 
 logger = logging.getLogger("run_glue_distill")
 
@@ -107,22 +105,6 @@ def check_labels(model: PreTrainedModel, task: GlueTask, what: str) -> None:
             f"{what} predicts {config.num_labels} label(s) ({', '.join(names)}) but {task.name} needs {expected}: "
             f"use a teacher fine-tuned on {task.name} (--stage teacher)."
         )
-
-
-def build_student(model_args: ModelArguments, task: GlueTask, teacher: PreTrainedModel) -> PreTrainedModel:
-    """The student checkpoint (fresh head) and/or the chosen layers of it or of the teacher."""
-    if model_args.student_model_name_or_path is not None:
-        kwargs: dict[str, Any] = {"num_labels": task.num_labels, "ignore_mismatched_sizes": True}  # a new head
-        if task.id2label:
-            kwargs.update(id2label=task.id2label, label2id={v: k for k, v in task.id2label.items()})
-        source = AutoModelForSequenceClassification.from_pretrained(model_args.student_model_name_or_path, **kwargs)
-    else:
-        source = teacher
-    if model_args.student_layers is None:
-        return source
-    from hf_distill.students import shallow_student  # issue 3's builders
-
-    return shallow_student(source, model_args.student_layer_spec, num_layers=model_args.student_num_layers)
 
 
 def tokenizers_differ(first: PreTrainedTokenizerBase, second: PreTrainedTokenizerBase) -> bool:

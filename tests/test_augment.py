@@ -3,8 +3,7 @@ import torch
 from transformers import BertConfig, BertForMaskedLM
 
 from hf_distill.augment import AugmentationConfig, Augmenter, label_with_teacher, whole_word_vocabulary
-
-from tiny import NEUTRAL, WORDS, make_tokenizer, sentiment_dataset
+from tests.tiny import NEUTRAL, WORDS, make_tokenizer, sentiment_dataset
 
 TEXT = "the movie was very good and fun"
 

@@ -8,16 +8,14 @@ import sys
 from pathlib import Path
 
 import pytest
+import run
 import torch
+from harness import flops, glue_data, machine, report, suites, training
+from harness import quality as quality_module
+from harness.baseline import DocsDistillationTrainer
 from transformers import BertConfig
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
-
-import run  # noqa: E402
-from harness import flops, glue_data, machine, report, suites, training  # noqa: E402
-from harness import quality as quality_module  # noqa: E402
-from harness.baseline import DocsDistillationTrainer  # noqa: E402
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"  # pyproject: pytest's pythonpath
 
 
 @pytest.fixture(scope="module")
@@ -142,8 +140,7 @@ def test_add_ratios_by_hand():
 
 def test_docs_baseline_loss_by_hand(tokenizer, tmp_path):
     from hf_distill import DistillationTrainingArguments
-
-    from tiny import tiny_bert
+    from tests.tiny import tiny_bert
 
     student, teacher = tiny_bert(tokenizer, seed=0), tiny_bert(tokenizer, seed=1, layers=3)
     args = DistillationTrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none")

@@ -8,8 +8,7 @@ from transformers import AutoConfig, AutoModelForSequenceClassification
 
 from hf_distill import DistillationDataCollator, DistillationTrainer
 from hf_distill.bilstm import BiLSTMConfig, BiLSTMForSequenceClassification, init_embeddings_from_teacher
-
-from tiny import quiet_args, sentiment_dataset
+from tests.tiny import quiet_args, sentiment_dataset
 
 
 def bilstm(tokenizer, seed=0, **overrides):

@@ -16,9 +16,8 @@ from transformers import AutoModelForSequenceClassification
 
 from hf_distill.cli import main
 from hf_distill.early_exit import FastBertForSequenceClassification
-
-from hub_server import TOKEN, USER
-from tiny import tiny_bert
+from tests.hub_server import TOKEN, USER
+from tests.tiny import tiny_bert
 
 ROOT = Path(__file__).resolve().parents[1]
 FAKE_TOKEN = "hf_FAKEtoken1234567890abcdefghijklmnop"

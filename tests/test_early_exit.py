@@ -29,8 +29,7 @@ from hf_distill.early_exit import (
     normalized_entropy,
 )
 from hf_distill.losses import self_distillation_loss
-
-from tiny import quiet_args, sentiment_dataset, tiny_bert, tokenized
+from tests.tiny import quiet_args, sentiment_dataset, tiny_bert, tokenized
 
 TEXTS = [
     "good great fun movie and the plot was very nice",

@@ -10,8 +10,7 @@ import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from hf_distill.early_exit import FastBertForSequenceClassification, exit_rule
-
-from real import MODELS, needs_checkpoints
+from tests.real import MODELS, needs_checkpoints
 
 SENTENCES = [
     "a gorgeous , witty , seductive movie .",

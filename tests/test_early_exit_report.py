@@ -14,8 +14,7 @@ from hf_distill.early_exit_report import (
     speed_report,
     write_speed_results,
 )
-
-from tiny import sentiment_dataset, tiny_bert, tokenized
+from tests.tiny import sentiment_dataset, tiny_bert, tokenized
 
 
 @pytest.fixture

@@ -16,8 +16,7 @@ from hf_distill.general import (
 )
 from hf_distill.masking import DynamicMaskingCollator, MaskingEpochCallback
 from hf_distill.progressive import ProgressiveTransferCallback
-
-from tiny import WORDS, quiet_args
+from tests.tiny import WORDS, quiet_args
 
 
 def blocks(tokenizer, n=300, block_size=16):

@@ -17,10 +17,9 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 from hf_distill import DistillationDataCollator, DistillationTrainer, HubPushError, push_student
 from hf_distill.cli import main as cli_main
 from hf_distill.hub import PublicRepoError, describe_model, student_files
-
-from hub_server import TOKEN, USER
-from real import MODELS, needs_checkpoints
-from tiny import quiet_args, sentiment_dataset, tiny_bert
+from tests.hub_server import TOKEN, USER
+from tests.real import MODELS, needs_checkpoints
+from tests.tiny import quiet_args, sentiment_dataset, tiny_bert
 
 FAKE_TOKEN = "hf_FAKEtoken1234567890abcdefghijklmnop"
 STUDENT_REPO_FILES = {

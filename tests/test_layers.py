@@ -12,8 +12,7 @@ from hf_distill.layers import (
     parse_layer_mapping,
     word_embeddings,
 )
-
-from tiny import ARCHITECTURES, tiny_encoder
+from tests.tiny import ARCHITECTURES, tiny_encoder
 
 
 def batch(vocab_size=40):

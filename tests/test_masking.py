@@ -7,8 +7,7 @@ from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast, Trainer
 
 from hf_distill.corpus import pack_blocks
 from hf_distill.masking import DynamicMaskingCollator, MaskingEpochCallback, epoch_index
-
-from tiny import SPECIALS, WORDS, quiet_args
+from tests.tiny import SPECIALS, WORDS, quiet_args
 
 SUBWORD_VOCAB = SPECIALS + WORDS + ["play", "##ing", "##ed", "act", "##or", "##s"]
 

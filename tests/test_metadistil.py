@@ -12,8 +12,7 @@ from hf_distill.metadistil import (
     distillation_objective,
     split_quiz,
 )
-
-from tiny import quiet_args, sentiment_dataset, tiny_bert
+from tests.tiny import quiet_args, sentiment_dataset, tiny_bert
 
 
 def meta_args(tmp_path, **overrides):

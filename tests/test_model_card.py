@@ -9,8 +9,7 @@ from huggingface_hub import ModelCard
 from hf_distill import render_model_card
 from hf_distill.hub import push_student, with_checkpoint_facts
 from hf_distill.model_card import hub_id, metric_values
-
-from tiny import tiny_bert
+from tests.tiny import tiny_bert
 
 RESULTS = {  # the shape of recipes/run_glue_distill.py's results.json
     "task": "sst2",
@@ -220,7 +219,7 @@ def test_rendered_card_passes_hub_metadata_validation(hub):
 
 
 def test_distillation_results_describe_the_trainer_run(trained_teacher, tokenizer, tmp_path):
-    from test_hub import make_trainer
+    from tests.test_hub import make_trainer
 
     trainer = make_trainer(tmp_path / "run", trained_teacher, tokenizer, temperature=3.0, alpha=0.25)
     results = trainer.distillation_results()
@@ -314,12 +313,9 @@ def test_base_model_of_a_local_student_folder(tmp_path, tokenizer):
 
 def logit_run_config(*flags: str) -> dict:
     """``results["config"]`` as recipes/run_glue_distill.py records it (every method's arguments are parsed)."""
-    import sys
-    from pathlib import Path
 
-    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
-    from glue_arguments import parse_arguments
-    from glue_report import configuration
+    from hf_distill.recipes.arguments import parse_arguments
+    from hf_distill.recipes.report import configuration
 
     argv = ["--task_name", "sst2", "--teacher_model_name_or_path", "teacher", "--output_dir", "out"]
     argv += ["--student_layers", "0,2,4", *flags]

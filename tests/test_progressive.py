@@ -8,8 +8,7 @@ from transformers import BertConfig, BertForMaskedLM, Trainer, TrainerCallback
 from hf_distill.corpus import pack_blocks
 from hf_distill.masking import DynamicMaskingCollator, MaskingEpochCallback
 from hf_distill.progressive import ProgressiveTransferCallback
-
-from tiny import WORDS, StopAfter, quiet_args
+from tests.tiny import WORDS, StopAfter, quiet_args
 
 
 def blocks(tokenizer, n=120):

@@ -7,8 +7,7 @@ from pathlib import Path
 from transformers import TrainingArguments
 
 from hf_distill import DistillationTrainingArguments
-
-from tiny import sentiment_dataset, tiny_bert, tokenized
+from tests.tiny import sentiment_dataset, tiny_bert, tokenized
 
 README = (Path(__file__).parents[1] / "README.md").read_text()
 

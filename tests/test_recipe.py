@@ -20,14 +20,12 @@ from safetensors.torch import load_file
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, BertConfig, BertModel, BertTokenizerFast
 
 from hf_distill.glue import glue_metrics, load_glue
-
-from real import MODELS, needs_checkpoints
+from tests.real import MODELS, needs_checkpoints
 
 ROOT = Path(__file__).resolve().parents[1]
 RECIPE = ROOT / "recipes" / "run_glue_distill.py"
 GLUE_DIR = Path(os.environ.get("HF_DISTILL_GLUE_DIR", ROOT.parent / "shared/data/glue"))
 pytestmark = pytest.mark.skipif(not (GLUE_DIR / "SST-2").is_dir(), reason=f"no GLUE TSVs in {GLUE_DIR}")
-sys.path.insert(0, str(RECIPE.parent))
 
 TRAIN_ROWS, EVAL_ROWS = 40, 32
 RESULT_KEYS = {
@@ -38,7 +36,7 @@ RESULT_KEYS = {
 
 
 def recipe_main(argv: list[str]) -> int:
-    import run_glue_distill
+    from recipes import run_glue_distill
 
     return run_glue_distill.main([str(arg) for arg in argv])
 
@@ -296,7 +294,7 @@ def test_exit_code_and_single_line_from_the_command_line(tmp_path):
 
 
 def test_every_shipped_config_parses():
-    from glue_arguments import parse_arguments
+    from hf_distill.recipes.arguments import parse_arguments
 
     for config in sorted((ROOT / "recipes" / "configs").glob("*.yaml")):
         if config.name.startswith("general_"):
@@ -307,8 +305,7 @@ def test_every_shipped_config_parses():
 
 
 def test_general_configs_parse():
-    sys.path.insert(0, str(ROOT / "recipes"))
-    from run_general_distill import parse_arguments as parse_general_arguments
+    from recipes.run_general_distill import parse_arguments as parse_general_arguments
 
     configs = sorted((ROOT / "recipes" / "configs").glob("general_*.yaml"))
     assert configs
@@ -549,8 +546,7 @@ def save_then_die(self, model, trial):
 
 
 transformers.Trainer._save_checkpoint = save_then_die
-sys.path.insert(0, {recipes!r})
-import run_glue_distill
+from recipes import run_glue_distill
 
 sys.exit(run_glue_distill.main(sys.argv[1:]))
 """
@@ -628,8 +624,7 @@ def test_bad_input_under_accelerate_launch_quiet_is_one_line(tmp_path):
 
 THREADS_PROBE = """
 import sys
-sys.path.insert(0, {recipes!r})
-import run_glue_distill
+from recipes import run_glue_distill
 
 print(run_glue_distill.launcher_default_threads())
 """
@@ -649,8 +644,9 @@ def test_accelerate_launchs_default_single_thread_is_told_from_the_users(tmp_pat
 
 def test_a_cpu_run_under_accelerates_default_uses_the_cores(monkeypatch):
     import psutil
-    import run_glue_distill
     from transformers import TrainingArguments
+
+    from recipes import run_glue_distill
 
     args = TrainingArguments(output_dir="unused", use_cpu=True)
     chosen = []
@@ -667,8 +663,7 @@ def test_a_cpu_run_under_accelerates_default_uses_the_cores(monkeypatch):
 
 
 def test_the_general_recipe_refuses_bad_flags_and_values_in_one_line(tmp_path, capsys):
-    sys.path.insert(0, str(ROOT / "recipes"))
-    from run_general_distill import cli
+    from recipes.run_general_distill import cli
 
     base = ["--teacher_model", str(tmp_path), "--general_preset", "minilmv2", "--output_dir", str(tmp_path / "out")]
     (tmp_path / "bad.yaml").write_text("temperature: [2, 3]\n")
@@ -686,7 +681,7 @@ def test_the_general_recipe_refuses_bad_flags_and_values_in_one_line(tmp_path, c
 
 
 def test_inference_repeats_0_skips_the_timing(tmp_path, models, monkeypatch):
-    import run_glue_distill
+    from recipes import run_glue_distill
 
     timed = []
     monkeypatch.setattr(run_glue_distill, "inference_seconds", lambda *args, **kwargs: timed.append(1) or 1.0)

@@ -4,7 +4,7 @@ import json
 
 import yaml
 
-from test_recipe import (  # noqa: F401 (models is a fixture, pytestmark the skip without GLUE data)
+from tests.test_recipe import (  # noqa: F401 (models is a fixture, pytestmark the skip without GLUE data)
     ROOT,
     TRAIN_ROWS,
     check_distill_results,
@@ -49,8 +49,8 @@ def test_ebbt_refuses_the_teacher_cache_other_tokenizers_and_negative_noise(tmp_
 
 
 def test_shipped_ebbt_config_selects_the_preset_with_the_live_teacher():
-    from glue_arguments import parse_arguments
-    from methods import get_method  # recipes/ is on sys.path (test_recipe)
+    from hf_distill.recipes.arguments import parse_arguments
+    from hf_distill.recipes.methods import get_method
 
     model_args, _, training_args, _, _ = parse_arguments(
         ["--config", str(ROOT / "recipes/configs/sst2_ebbt_minilm.yaml")]

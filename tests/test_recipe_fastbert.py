@@ -6,8 +6,16 @@ import torch
 from transformers import AutoModelForSequenceClassification
 
 from hf_distill import FastBertForSequenceClassification
-
-from test_recipe import EVAL_ROWS, GLUE_DIR, TRAIN_ROWS, common_flags, dev_accuracy, models, read_results, recipe_main
+from tests.test_recipe import (
+    EVAL_ROWS,
+    GLUE_DIR,
+    TRAIN_ROWS,
+    common_flags,
+    dev_accuracy,
+    models,
+    read_results,
+    recipe_main,
+)
 
 pytestmark = pytest.mark.skipif(not (GLUE_DIR / "SST-2").is_dir(), reason=f"no GLUE TSVs in {GLUE_DIR}")
 assert models  # the module-scoped fixture of test_recipe.py: a tiny SST-2 teacher fine-tuned by the recipe

@@ -6,11 +6,11 @@ from pathlib import Path
 
 import torch
 from huggingface_hub import HfApi, ModelCard, snapshot_download
-from test_hub import files_holding
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from hub_server import TOKEN, USER
-from test_recipe import common_flags, models, pytestmark, recipe_main  # noqa: F401 - the recipe's fixture and skip
+from tests.hub_server import TOKEN, USER
+from tests.test_hub import files_holding
+from tests.test_recipe import common_flags, models, pytestmark, recipe_main  # noqa: F401 - the recipe's fixture and skip
 
 
 def test_recipe_pushes_the_student_with_a_card_from_its_results(hub, models, tmp_path):  # noqa: F811

@@ -8,8 +8,7 @@ import torch
 from transformers import AutoModelForSequenceClassification
 
 from hf_distill import BiLSTMForSequenceClassification
-
-from test_recipe import (  # noqa: F401 (models is a fixture)
+from tests.test_recipe import (  # noqa: F401 (models is a fixture)
     TRAIN_ROWS,
     common_flags,
     dev_accuracy,
@@ -51,7 +50,7 @@ def test_metadistil_with_augmentation_quizzes_on_gold_rows_only(tmp_path, models
 
 
 def test_gold_row_quiz_holds_out_gold_rows_and_their_copies():
-    from methods import _gold_row_quiz  # recipes/methods.py; test_recipe put recipes/ on sys.path
+    from hf_distill.recipes.methods import _gold_row_quiz
 
     rows = datasets.Dataset.from_dict({"augmented_from": [-1] * 4 + [0, 0, 1, 1, 2, 2, 3, 3], "row": list(range(12))})
     train, quiz = _gold_row_quiz(rows, quiz_size=2, seed=0)

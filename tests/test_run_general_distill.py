@@ -1,17 +1,13 @@
 import json
 import random
-import sys
-from pathlib import Path
 
 import pytest
 import torch
 import yaml
 from transformers import AutoModel, BertConfig, BertModel
 
-from tiny import WORDS, make_tokenizer
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from recipes.run_general_distill import main, parse_arguments  # noqa: E402
+from recipes.run_general_distill import main, parse_arguments
+from tests.tiny import WORDS, make_tokenizer
 
 
 @pytest.fixture

@@ -6,8 +6,7 @@ from transformers import AutoModelForSequenceClassification, BertConfig
 
 from hf_distill.layers import encoder_layers
 from hf_distill.students import albert_student, count_parameters, narrow_student, shallow_student
-
-from tiny import ARCHITECTURES, tiny_encoder
+from tests.tiny import ARCHITECTURES, tiny_encoder
 
 IDS = torch.tensor([[2, 7, 9, 11, 3, 1], [2, 8, 3, 1, 1, 1]])
 MASK = (IDS != 1).long()

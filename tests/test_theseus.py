@@ -29,9 +29,8 @@ from hf_distill import (
     theseus_model,
 )
 from hf_distill.theseus import TheseusLayers, theseus_layers
-
-from theseus_distributed_run import run_theseus
-from tiny import StopAfter, quiet_args, sentiment_dataset, tokenized
+from tests.theseus_distributed_run import run_theseus
+from tests.tiny import StopAfter, quiet_args, sentiment_dataset, tokenized
 
 ROWS = ["good movie and great plot", "dull boring film", "the actor was bad but the scene was nice"]
 
@@ -308,15 +307,15 @@ def test_two_processes_draw_alike_and_match_one_process(tmp_path):
     single = run_theseus(str(tmp_path / "single"), per_device_batch_size=8)
     assert single["num_processes"] == 1
 
-    script = Path(__file__).parent / "theseus_distributed_run.py"
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
     command += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
     command += ["--main_process_ip", "127.0.0.1", "--main_process_port", str(port)]
-    command += [str(script), str(tmp_path / "ddp"), "4"]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    command += ["-m", "tests.theseus_distributed_run", str(tmp_path / "ddp"), "4"]
+    root = Path(__file__).resolve().parents[1]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(root)}
     env.update(CUDA_VISIBLE_DEVICES="", ACCELERATE_USE_CPU="true")  # two gloo processes on the CPU
     # Ranks whose draws differ build different graphs and DDP hangs: time out and end the whole process group.
     launch = subprocess.Popen(

@@ -10,12 +10,9 @@ from pathlib import Path
 import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from hf_distill import DistillationDataCollator, ReplacementScheduler, theseus_model  # noqa: E402
-from hf_distill.theseus import theseus_layers  # noqa: E402
-
-from tiny import make_tokenizer, sentiment_dataset, tiny_bert  # noqa: E402
+from hf_distill import DistillationDataCollator, ReplacementScheduler, theseus_model
+from hf_distill.theseus import theseus_layers
+from tests.tiny import make_tokenizer, sentiment_dataset, tiny_bert
 
 
 class RecordDraws(TrainerCallback):

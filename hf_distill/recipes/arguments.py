@@ -6,12 +6,13 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from methods import METHODS, method_argument_classes
-from recipe_config import CONFIG_HELP, RecipeArgumentParser, parse_with_config
 from transformers import HfArgumentParser
 
 from hf_distill import DistillationTrainingArguments
 from hf_distill.glue import get_task
+
+from .config import CONFIG_HELP, RecipeArgumentParser, parse_with_config
+from .methods import METHODS, method_argument_classes
 
 STAGES = ("distill", "teacher")
 

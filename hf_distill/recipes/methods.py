@@ -20,10 +20,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import datasets
 from transformers import (
+    AutoModelForSequenceClassification,
     DataCollatorWithPadding,
     PreTrainedModel,
     PreTrainedTokenizerBase,
@@ -49,6 +50,24 @@ from hf_distill.early_exit import BRANCH_POOLINGS, check_speed
 from hf_distill.early_exit_report import write_speed_results
 from hf_distill.glue import GlueTask
 from hf_distill.metadistil import split_quiz
+from hf_distill.students import shallow_student
+
+if TYPE_CHECKING:
+    from .arguments import ModelArguments
+
+
+def build_student(model_args: ModelArguments, task: GlueTask, teacher: PreTrainedModel) -> PreTrainedModel:
+    """The student checkpoint (fresh head) and/or the chosen layers of it or of the teacher."""
+    if model_args.student_model_name_or_path is not None:
+        kwargs: dict[str, Any] = {"num_labels": task.num_labels, "ignore_mismatched_sizes": True}  # a new head
+        if task.id2label:
+            kwargs.update(id2label=task.id2label, label2id={v: k for k, v in task.id2label.items()})
+        source = AutoModelForSequenceClassification.from_pretrained(model_args.student_model_name_or_path, **kwargs)
+    else:
+        source = teacher
+    if model_args.student_layers is None:
+        return source
+    return shallow_student(source, model_args.student_layer_spec, num_layers=model_args.student_num_layers)
 
 
 @dataclass
@@ -263,8 +282,6 @@ def _fastbert_student(context: MethodContext) -> PreTrainedModel:
     if options.fastbert_backbone == "teacher":
         backbone = context.teacher
     else:
-        from run_glue_distill import build_student  # the recipe's own student options
-
         if context.model_args.student_model_name_or_path is None and context.model_args.student_layers is None:
             raise ValueError(
                 "fastbert_backbone='student' needs a student: set student_model_name_or_path (e.g. a pre-trained"

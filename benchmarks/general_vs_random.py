@@ -53,8 +53,8 @@ from transformers import (
 )
 
 from hf_distill import DistillationDataCollator, DistillationTrainer, DistillationTrainingArguments
-from hf_distill.general import build_general_student
-from hf_distill.hub import load_results
+from hf_distill.hub.push import load_results
+from hf_distill.methods.general.general_trainer import build_general_student
 
 MODELS = os.environ.get("HF_DISTILL_MODELS", "/root/.cache/hf-distill-models")
 GLUE = "/work/shared/data/glue"

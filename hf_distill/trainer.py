@@ -18,7 +18,7 @@ from ._meter import LossMeter
 from .arguments import DistillationTrainingArguments
 from .data import TEACHER_PREFIX, split_teacher_inputs
 from .finite import check_finite_loss
-from .hub import HubMixin
+from .hub.push import HubMixin
 from .intermediate import (
     PROJECTIONS_FILE,
     IntermediateDistiller,

@@ -27,10 +27,11 @@ from dataclasses import dataclass, field
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
-from hf_distill.assistant import ChainStage, chain_distillation
-from hf_distill.corpus import load_text_corpus, pack_blocks
 from hf_distill.finite import NonFiniteTrainingError
-from hf_distill.general import (
+from hf_distill.hub.redaction import redact
+from hf_distill.methods.general.assistant import ChainStage, chain_distillation
+from hf_distill.methods.general.corpus import load_text_corpus, pack_blocks
+from hf_distill.methods.general.general_trainer import (
     GENERAL_PRESETS,
     GeneralDistillationArguments,
     GeneralDistillationTrainer,
@@ -38,9 +39,8 @@ from hf_distill.general import (
     load_general_teacher,
     student_auto_class,
 )
-from hf_distill.masking import DynamicMaskingCollator
+from hf_distill.methods.general.masking import DynamicMaskingCollator
 from hf_distill.recipes.config import CONFIG_HELP, RecipeArgumentParser, parse_with_config
-from hf_distill.redaction import redact
 
 
 @dataclass

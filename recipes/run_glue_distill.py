@@ -45,7 +45,6 @@ from transformers.trainer import TRAINER_STATE_NAME
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
 from hf_distill import DistillationDataCollator, DistillationTrainingArguments
-from hf_distill.augment import AugmentationConfig, Augmenter, label_with_teacher
 from hf_distill.cache import (
     add_teacher_logits,
     cached_teacher_logits,
@@ -53,7 +52,9 @@ from hf_distill.cache import (
 )
 from hf_distill.finite import FiniteModelCallback, NonFiniteTrainingError
 from hf_distill.glue import GlueTask, compute_metrics_fn, get_task, load_glue
-from hf_distill.hub import HubPushError, args_without_secrets, push_student
+from hf_distill.hub.push import HubPushError, args_without_secrets, push_student
+from hf_distill.hub.redaction import redact_command
+from hf_distill.methods.augmentation import AugmentationConfig, Augmenter, label_with_teacher
 from hf_distill.recipes.arguments import DataArguments, ModelArguments, parse_arguments
 from hf_distill.recipes.config import early_value
 from hf_distill.recipes.methods import MethodContext, build_student, get_method
@@ -69,7 +70,6 @@ from hf_distill.recipes.report import (
     train_summary,
     write_results,
 )
-from hf_distill.redaction import redact_command
 from hf_distill.teacher import check_model_reference, check_tokenizer_fits, max_positions
 
 logger = logging.getLogger("run_glue_distill")
@@ -575,7 +575,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
 
 
 def push_to_hub(training_args: DistillationTrainingArguments, results: dict[str, Any]) -> None:
-    """``--push_to_hub``: the student alone, with the card rendered from ``results`` (hf_distill.hub)."""
+    """``--push_to_hub``: the student alone, with the card rendered from ``results`` (hf_distill.hub.push)."""
     repo_id = training_args.hub_model_id or Path(training_args.output_dir).absolute().name
     commit = push_student(
         training_args.output_dir,

@@ -78,7 +78,7 @@ def test_other_sections_are_measured(results):
     assert case["latency_speedup"] == pytest.approx(case["teacher"]["latency_ms"] / case["student"]["latency_ms"])
     assert case["latency_efficiency"] == pytest.approx(case["latency_speedup"] / case["flop_ratio"])
     quality = results["quality"]["cases"]["4->2 SST-2"]
-    # Every method registered in recipes/methods.py runs too (as recipe:<name>), none is left out or estimated.
+    # Every method registered in hf_distill.recipes.methods runs too (as recipe:<name>), none is left out or estimated.
     recipe_methods = quality_module.recipe_methods(suites.SUITES["tiny"]["quality"])
     assert "recipe:bilstm@alone" in recipe_methods
     expected = {"teacher", "student_alone", "logit_kd", "preset:distilbert", *recipe_methods}

@@ -11,8 +11,8 @@ import pytest
 from huggingface_hub import HfApi, ModelCard
 
 from hf_distill import render_model_card
+from tests.hub.test_model_card import RESULTS
 from tests.hub_server import TOKEN, USER
-from tests.test_model_card import RESULTS
 
 MODEL_INDEX = """model-index:
 - name: student

@@ -66,11 +66,11 @@ def _load_average() -> list[float] | None:
 FEATURES = {
     "teacher_cache": "hf_distill.cache",
     "intermediate_presets": "hf_distill.terms",
-    "students": "hf_distill.students",
-    "theseus": "hf_distill.theseus",
-    "fastbert": "hf_distill.early_exit",
-    "metadistil": "hf_distill.metadistil",
-    "bilstm": "hf_distill.bilstm",
+    "students": "hf_distill.methods.students",
+    "theseus": "hf_distill.methods.theseus.modeling_theseus",
+    "fastbert": "hf_distill.modeling_fastbert",
+    "metadistil": "hf_distill.methods.metadistil.metadistil_trainer",
+    "bilstm": "hf_distill.methods.bilstm.modeling_bilstm",
     "glue": "hf_distill.glue",
 }
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .hub import DEFAULT_COMMIT_MESSAGE, HubPushError, push_student
+from .push import DEFAULT_COMMIT_MESSAGE, HubPushError, push_student
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -20,7 +20,7 @@ value the run did not measure is left out of the card, never filled in. The keys
   layers, the main optimisation settings); other methods' arguments are left out.
 - ``command``: how the run was launched; ``early_exit``: rows ``{column: value}`` (or ``{"description", "rows"}``).
 
-Everything rendered goes through [`hf_distill.redaction.redact`] first: no token, and no absolute path of the
+Everything rendered goes through [`hf_distill.hub.redaction.redact`] first: no token, and no absolute path of the
 training machine (``./x``, ``~/x`` or ``.../name`` instead), reaches the card.
 """
 
@@ -38,11 +38,11 @@ import yaml
 from huggingface_hub import EvalResult, ModelCard, ModelCardData
 from transformers import TrainingArguments
 
-from .arguments import DistillationTrainingArguments
-from .glue import GLUE_TASKS
+from ..arguments import DistillationTrainingArguments
+from ..glue import GLUE_TASKS
 from .redaction import redact
 
-TEMPLATE_PATH = Path(__file__).parent / "model_cards" / "distilled_student.md"
+TEMPLATE_PATH = Path(__file__).parent / "templates" / "distilled_student.md"
 
 METHODS = {
     "logit": "logit distillation (Hinton et al., 2015): the student matches the teacher's softened outputs",
@@ -231,7 +231,7 @@ def render_model_card(
     """The `ModelCard` of a distilled student from its run's ``results`` (see the module docstring for the keys).
 
     ``repo_id`` names the model and goes into the loading snippet; ``template_path`` replaces the default template
-    (``hf_distill/model_cards/distilled_student.md``, Jinja2, receives every value built here).
+    (``hf_distill/hub/templates/distilled_student.md``, Jinja2, receives every value built here).
     """
     if not isinstance(results.get("student"), Mapping):
         raise ValueError(

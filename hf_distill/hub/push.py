@@ -11,8 +11,8 @@ Two entry points share the same rules:
 The student is always saved locally before anything is sent; when the Hub cannot be reached or refuses the token,
 [`HubPushError`] says where the student is and the command that pushes it again (with every flag of the push, the
 token as ``$HF_TOKEN``). A repo asked to be private is never pushed to while it is public. What goes out holds no
-token: the card and ``results.json`` go through [`hf_distill.redaction.redact`], and the training arguments saved in
-checkpoints (``training_args.bin``, pushed with ``hub_strategy="checkpoint"``) have their tokens removed.
+token: the card and ``results.json`` go through [`hf_distill.hub.redaction.redact`], and the training arguments saved
+in checkpoints (``training_args.bin``, pushed with ``hub_strategy="checkpoint"``) have their tokens removed.
 """
 
 from __future__ import annotations
@@ -229,7 +229,7 @@ def push_student(
             )
 
     if api is None:
-        from . import __version__
+        from .. import __version__
 
         api = HfApi(library_name="hf_distill", library_version=__version__)
     try:
@@ -643,7 +643,7 @@ def _versions() -> dict[str, str]:
     import huggingface_hub
     import transformers
 
-    from . import __version__
+    from .. import __version__
 
     return {
         "hf_distill": __version__,

@@ -29,7 +29,7 @@ from torch import nn
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 
-from .cache import add_teacher_logits
+from ..cache import add_teacher_logits
 
 
 @dataclass

@@ -19,7 +19,7 @@ from transformers import (
     PreTrainedModel,
 )
 
-from .layers import encoder_layers, encoder_layers_prefix, num_layers
+from ..layers import encoder_layers, encoder_layers_prefix, num_layers
 
 LAYER_CHOICES = ("every_other", "first_k")
 

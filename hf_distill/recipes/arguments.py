@@ -37,7 +37,7 @@ class ModelArguments:
     )
     distill_method: str = field(
         default="logit",
-        metadata={"help": "Distillation method, from recipes/methods.py.", "choices": list(METHODS)},
+        metadata={"help": "Distillation method, from hf_distill.recipes.methods.", "choices": list(METHODS)},
     )
     student_model_name_or_path: str | None = field(
         default=None,
@@ -50,8 +50,9 @@ class ModelArguments:
         default=None,
         metadata={
             "help": "Keep only these encoder layers of the student source (the student checkpoint, or the teacher "
-            "when no student is given), copying embeddings and classifier (hf_distill.students.shallow_student): "
-            "'every_other', 'first_k' (with --student_num_layers) or comma-separated layer indices such as '0,2,4'."
+            "when no student is given), copying embeddings and classifier "
+            "(hf_distill.methods.students.shallow_student): 'every_other', 'first_k' (with --student_num_layers) or "
+            "comma-separated layer indices such as '0,2,4'."
         },
     )
     student_num_layers: int | None = field(

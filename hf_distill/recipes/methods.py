@@ -46,11 +46,11 @@ from hf_distill import (
     export_successor,
     init_embeddings_from_teacher,
 )
-from hf_distill.early_exit import BRANCH_POOLINGS, check_speed
-from hf_distill.early_exit_report import write_speed_results
 from hf_distill.glue import GlueTask
-from hf_distill.metadistil import split_quiz
-from hf_distill.students import shallow_student
+from hf_distill.methods.fastbert.fastbert_report import write_speed_results
+from hf_distill.methods.metadistil.metadistil_trainer import split_quiz
+from hf_distill.methods.students import shallow_student
+from hf_distill.modeling_fastbert import BRANCH_POOLINGS, check_speed
 
 if TYPE_CHECKING:
     from .arguments import ModelArguments

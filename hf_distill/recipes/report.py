@@ -20,8 +20,8 @@ import hf_distill
 from hf_distill import DistillationTrainingArguments
 from hf_distill.cache import compute_teacher_logits, teacher_input_columns
 from hf_distill.glue import GlueTask, glue_metrics
-from hf_distill.hub import describe_hardware, with_hub_ids
-from hf_distill.redaction import redact
+from hf_distill.hub.push import describe_hardware, with_hub_ids
+from hf_distill.hub.redaction import redact
 
 RESULTS_FILE = "results.json"
 
@@ -104,7 +104,7 @@ def write_results(output_dir: str, results: dict[str, Any]) -> Path:
 
 def recorded(results: dict[str, Any], model_args) -> dict[str, Any]:
     """What ``results.json`` keeps of a run: ``results`` with the Hub ids given by ``--student_base_model`` /
-    ``--teacher_hub_id``, through `hf_distill.redaction.redact` (no token in the command or the settings)."""
+    ``--teacher_hub_id``, through `hf_distill.hub.redaction.redact` (no token in the command or the settings)."""
     return redact(with_hub_ids(results, model_args.student_base_model, model_args.teacher_hub_id))
 
 

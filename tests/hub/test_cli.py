@@ -14,12 +14,12 @@ import torch
 from huggingface_hub import HfApi, ModelCard
 from transformers import AutoModelForSequenceClassification
 
-from hf_distill.cli import main
-from hf_distill.early_exit import FastBertForSequenceClassification
+from hf_distill.hub.cli import main
+from hf_distill.modeling_fastbert import FastBertForSequenceClassification
 from tests.hub_server import TOKEN, USER
 from tests.tiny import tiny_bert
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FAKE_TOKEN = "hf_FAKEtoken1234567890abcdefghijklmnop"
 
 
@@ -58,7 +58,7 @@ def test_console_script_entry_point_is_declared():
     config = configparser.ConfigParser()
     config.read(ROOT / "setup.cfg")
     scripts = config["options.entry_points"]["console_scripts"].strip()
-    assert scripts == "hf_distill = hf_distill.cli:main"
+    assert scripts == "hf_distill = hf_distill.hub.cli:main"
 
 
 def test_push_command_pushes_the_student_and_its_card(hub, finished_run, tokenizer):
@@ -133,13 +133,13 @@ def test_push_sends_the_modelling_code_that_auto_map_names(hub, tokenizer, tmp_p
     (output_dir / "notes.py").write_text(f'HF_TOKEN = "{FAKE_TOKEN}"\n')
     config = json.loads((output_dir / "config.json").read_text())
     assert set(config["auto_map"].values()) == {
-        "early_exit.FastBertConfig",
-        "early_exit.FastBertForSequenceClassification",
+        "modeling_fastbert.FastBertConfig",
+        "modeling_fastbert.FastBertForSequenceClassification",
     }
     repo_id = new_repo("cli-code")
     assert main(["push", str(output_dir), repo_id]) == 0
     files = set(HfApi().list_repo_files(repo_id))
-    assert {"early_exit.py", "losses.py"} <= files  # the module auto_map names and the module it imports
+    assert {"modeling_fastbert.py", "losses.py"} <= files  # the module auto_map names and the module it imports
     assert "notes.py" not in files
 
 

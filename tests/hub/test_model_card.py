@@ -7,8 +7,8 @@ import pytest
 from huggingface_hub import ModelCard
 
 from hf_distill import render_model_card
-from hf_distill.hub import push_student, with_checkpoint_facts
-from hf_distill.model_card import hub_id, metric_values
+from hf_distill.hub.model_card import hub_id, metric_values
+from hf_distill.hub.push import push_student, with_checkpoint_facts
 from tests.tiny import tiny_bert
 
 RESULTS = {  # the shape of recipes/run_glue_distill.py's results.json
@@ -219,7 +219,7 @@ def test_rendered_card_passes_hub_metadata_validation(hub):
 
 
 def test_distillation_results_describe_the_trainer_run(trained_teacher, tokenizer, tmp_path):
-    from tests.test_hub import make_trainer
+    from tests.hub.test_push import make_trainer
 
     trainer = make_trainer(tmp_path / "run", trained_teacher, tokenizer, temperature=3.0, alpha=0.25)
     results = trainer.distillation_results()

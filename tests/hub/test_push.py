@@ -15,8 +15,8 @@ from safetensors.torch import load
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from hf_distill import DistillationDataCollator, DistillationTrainer, HubPushError, push_student
-from hf_distill.cli import main as cli_main
-from hf_distill.hub import PublicRepoError, describe_model, student_files
+from hf_distill.hub.cli import main as cli_main
+from hf_distill.hub.push import PublicRepoError, describe_model, student_files
 from tests.hub_server import TOKEN, USER
 from tests.real import MODELS, needs_checkpoints
 from tests.tiny import quiet_args, sentiment_dataset, tiny_bert

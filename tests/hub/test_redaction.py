@@ -1,10 +1,10 @@
-"""hf_distill.redaction: no token in what a run records, no machine path in what it publishes."""
+"""hf_distill.hub.redaction: no token in what a run records, no machine path in what it publishes."""
 
 import os
 
 import pytest
 
-from hf_distill.redaction import REDACTED, display_path, is_secret_name, redact, redact_command
+from hf_distill.hub.redaction import REDACTED, display_path, is_secret_name, redact, redact_command
 
 FAKE = "hf_FAKEtoken1234567890abcdefghijklmnop"
 

@@ -2,7 +2,7 @@ import pytest
 import torch
 from transformers import AutoModel, BertConfig, BertModel
 
-from hf_distill.assistant import CHAIN_DONE_FILE, ChainStage, chain_distillation
+from hf_distill.methods.general.assistant import CHAIN_DONE_FILE, ChainStage, chain_distillation
 
 
 def bert(layers, hidden, seed):

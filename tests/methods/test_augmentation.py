@@ -2,7 +2,7 @@ import pytest
 import torch
 from transformers import BertConfig, BertForMaskedLM
 
-from hf_distill.augment import AugmentationConfig, Augmenter, label_with_teacher, whole_word_vocabulary
+from hf_distill.methods.augmentation import AugmentationConfig, Augmenter, label_with_teacher, whole_word_vocabulary
 from tests.tiny import NEUTRAL, WORDS, make_tokenizer, sentiment_dataset
 
 TEXT = "the movie was very good and fun"

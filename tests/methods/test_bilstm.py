@@ -7,7 +7,11 @@ import torch
 from transformers import AutoConfig, AutoModelForSequenceClassification
 
 from hf_distill import DistillationDataCollator, DistillationTrainer
-from hf_distill.bilstm import BiLSTMConfig, BiLSTMForSequenceClassification, init_embeddings_from_teacher
+from hf_distill.methods.bilstm.modeling_bilstm import (
+    BiLSTMConfig,
+    BiLSTMForSequenceClassification,
+    init_embeddings_from_teacher,
+)
 from tests.tiny import quiet_args, sentiment_dataset
 
 
@@ -92,7 +96,7 @@ def test_save_and_load_with_the_auto_classes(tmp_path, tokenizer):
     batch = tokenizer(["good movie"], ["bad plot"], return_tensors="pt")
     torch.testing.assert_close(loaded(**batch).logits, model(**batch).logits)
 
-    # Without hf_distill: the checkpoint carries its code (auto_map + bilstm.py) for trust_remote_code.
+    # Without hf_distill: the checkpoint carries its code (auto_map + modeling_bilstm.py) for trust_remote_code.
     script = (
         "import sys, torch\n"
         "from transformers import AutoModelForSequenceClassification as Auto\n"

@@ -1,7 +1,7 @@
 import datasets
 import pytest
 
-from hf_distill.corpus import load_text_corpus, pack_blocks
+from hf_distill.methods.general.corpus import load_text_corpus, pack_blocks
 
 
 def write(path, text):

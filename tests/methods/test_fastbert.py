@@ -22,13 +22,13 @@ from transformers import (
     TrainingArguments,
 )
 
-from hf_distill.early_exit import (
+from hf_distill.losses import self_distillation_loss
+from hf_distill.modeling_fastbert import (
     FastBertConfig,
     FastBertForSequenceClassification,
     FastBertStageCallback,
     normalized_entropy,
 )
-from hf_distill.losses import self_distillation_loss
 from tests.tiny import quiet_args, sentiment_dataset, tiny_bert, tokenized
 
 TEXTS = [
@@ -398,7 +398,9 @@ def test_save_load_with_library_class_and_auto_remote_code(tokenizer, tmp_path):
     model = FastBertForSequenceClassification.from_backbone(tiny_mpnet(layers=3), speed=0.35).eval()
     sharpen_branches(model)
     model.save_pretrained(tmp_path / "fastbert")
-    assert {"config.json", "early_exit.py", "losses.py", "model.safetensors"} <= set(os.listdir(tmp_path / "fastbert"))
+    assert {"config.json", "modeling_fastbert.py", "losses.py", "model.safetensors"} <= set(
+        os.listdir(tmp_path / "fastbert")
+    )
     batch = {"input_ids": torch.tensor([[0, 7, 9, 12, 2], [0, 30, 2, 1, 1]]), "attention_mask": None}
     batch["attention_mask"] = (batch["input_ids"] != 1).long()
     expected = model(**batch)
@@ -440,7 +442,7 @@ def test_export_backbone_is_a_standard_model(tokenizer, tmp_path):
     model = FastBertForSequenceClassification.from_backbone(backbone)
     model.export_backbone(tmp_path / "plain")
     files = set(os.listdir(tmp_path / "plain"))
-    assert "early_exit.py" not in files
+    assert "modeling_fastbert.py" not in files
     loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path / "plain").eval()
     assert type(loaded) is BertForSequenceClassification
     batch = tokenizer(TEXTS, padding=True, return_tensors="pt")
@@ -451,7 +453,7 @@ def test_export_backbone_is_a_standard_model(tokenizer, tmp_path):
 def test_readme_fastbert_example_runs(tokenizer, trained_teacher, tmp_path, monkeypatch):
     from pathlib import Path
 
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
     example = next(b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "FastBertStageCallback(" in b)
     trained_teacher.save_pretrained(tmp_path / "classifier")
     tokenizer.save_pretrained(tmp_path / "classifier")

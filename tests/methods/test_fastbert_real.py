@@ -9,7 +9,7 @@ import pytest
 import torch
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-from hf_distill.early_exit import FastBertForSequenceClassification, exit_rule
+from hf_distill.modeling_fastbert import FastBertForSequenceClassification, exit_rule
 from tests.real import MODELS, needs_checkpoints
 
 SENTENCES = [

@@ -4,8 +4,7 @@ import pytest
 import torch
 from transformers import DataCollatorWithPadding
 
-from hf_distill.early_exit import FastBertForSequenceClassification, exit_rule, normalized_entropy
-from hf_distill.early_exit_report import (
+from hf_distill.methods.fastbert.fastbert_report import (
     example_flops,
     format_report,
     full_flops,
@@ -14,6 +13,7 @@ from hf_distill.early_exit_report import (
     speed_report,
     write_speed_results,
 )
+from hf_distill.modeling_fastbert import FastBertForSequenceClassification, exit_rule, normalized_entropy
 from tests.tiny import sentiment_dataset, tiny_bert, tokenized
 
 

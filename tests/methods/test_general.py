@@ -6,16 +6,16 @@ import torch
 import torch.nn.functional as F
 from transformers import AutoModel, BertConfig, BertForMaskedLM, BertModel, TrainerCallback
 
-from hf_distill.corpus import pack_blocks
-from hf_distill.general import (
+from hf_distill.methods.general.corpus import pack_blocks
+from hf_distill.methods.general.general_trainer import (
     GENERAL_PRESETS,
     GeneralDistillationArguments,
     GeneralDistillationTrainer,
     build_general_student,
     load_mlm_teacher,
 )
-from hf_distill.masking import DynamicMaskingCollator, MaskingEpochCallback
-from hf_distill.progressive import ProgressiveTransferCallback
+from hf_distill.methods.general.masking import DynamicMaskingCollator, MaskingEpochCallback
+from hf_distill.methods.general.progressive import ProgressiveTransferCallback
 from tests.tiny import WORDS, quiet_args
 
 

@@ -5,8 +5,8 @@ import pytest
 import torch
 from transformers import BertConfig, BertForMaskedLM, BertTokenizerFast, Trainer
 
-from hf_distill.corpus import pack_blocks
-from hf_distill.masking import DynamicMaskingCollator, MaskingEpochCallback, epoch_index
+from hf_distill.methods.general.corpus import pack_blocks
+from hf_distill.methods.general.masking import DynamicMaskingCollator, MaskingEpochCallback, epoch_index
 from tests.tiny import SPECIALS, WORDS, quiet_args
 
 SUBWORD_VOCAB = SPECIALS + WORDS + ["play", "##ing", "##ed", "act", "##or", "##s"]

@@ -6,7 +6,7 @@ import torch.nn.functional as F
 from transformers import AutoModelForSequenceClassification
 
 from hf_distill import DistillationDataCollator, DistillationTrainer
-from hf_distill.metadistil import (
+from hf_distill.methods.metadistil.metadistil_trainer import (
     MetaDistilTrainer,
     MetaDistilTrainingArguments,
     distillation_objective,

@@ -5,9 +5,9 @@ import pytest
 import torch
 from transformers import BertConfig, BertForMaskedLM, Trainer, TrainerCallback
 
-from hf_distill.corpus import pack_blocks
-from hf_distill.masking import DynamicMaskingCollator, MaskingEpochCallback
-from hf_distill.progressive import ProgressiveTransferCallback
+from hf_distill.methods.general.corpus import pack_blocks
+from hf_distill.methods.general.masking import DynamicMaskingCollator, MaskingEpochCallback
+from hf_distill.methods.general.progressive import ProgressiveTransferCallback
 from tests.tiny import WORDS, StopAfter, quiet_args
 
 

@@ -5,7 +5,7 @@ import torch
 from transformers import AutoModelForSequenceClassification, BertConfig
 
 from hf_distill.layers import encoder_layers
-from hf_distill.students import albert_student, count_parameters, narrow_student, shallow_student
+from hf_distill.methods.students import albert_student, count_parameters, narrow_student, shallow_student
 from tests.tiny import ARCHITECTURES, tiny_encoder
 
 IDS = torch.tensor([[2, 7, 9, 11, 3, 1], [2, 8, 3, 1, 1, 1]])

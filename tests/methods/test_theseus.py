@@ -28,8 +28,8 @@ from hf_distill import (
     export_successor,
     theseus_model,
 )
-from hf_distill.theseus import TheseusLayers, theseus_layers
-from tests.theseus_distributed_run import run_theseus
+from hf_distill.methods.theseus.modeling_theseus import TheseusLayers, theseus_layers
+from tests.methods.theseus_distributed_run import run_theseus
 from tests.tiny import StopAfter, quiet_args, sentiment_dataset, tokenized
 
 ROWS = ["good movie and great plot", "dull boring film", "the actor was bad but the scene was nice"]
@@ -313,8 +313,8 @@ def test_two_processes_draw_alike_and_match_one_process(tmp_path):
     command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
     command += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
     command += ["--main_process_ip", "127.0.0.1", "--main_process_port", str(port)]
-    command += ["-m", "tests.theseus_distributed_run", str(tmp_path / "ddp"), "4"]
-    root = Path(__file__).resolve().parents[1]
+    command += ["-m", "tests.methods.theseus_distributed_run", str(tmp_path / "ddp"), "4"]
+    root = Path(__file__).resolve().parents[2]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(root)}
     env.update(CUDA_VISIBLE_DEVICES="", ACCELERATE_USE_CPU="true")  # two gloo processes on the CPU
     # Ranks whose draws differ build different graphs and DDP hangs: time out and end the whole process group.
@@ -420,7 +420,7 @@ def test_arguments_parse_from_the_command_line_and_validate(trained_teacher):
 
 
 def test_readme_example_runs_on_tiny_models(tmp_path, tokenizer, trained_teacher, monkeypatch):
-    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    readme = (Path(__file__).parents[2] / "README.md").read_text()
     example = next(
         block for block in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "theseus_model(" in block
     )

@@ -1,4 +1,4 @@
-"""Run by tests/test_theseus.py: once in-process, once under `accelerate launch --multi_gpu --num_processes 2`.
+"""Run by tests/methods/test_theseus.py: once in-process, once under `accelerate launch --multi_gpu --num_processes 2`.
 
 BERT-of-Theseus (p = 0.5) for four SGD steps over 32 rows in order, 8 rows a step (4 per process with two). Each
 process writes its draws per step, its final weights and its process count to OUTPUT_DIR/result-RANK.pt.
@@ -11,7 +11,7 @@ import torch
 from transformers import Trainer, TrainerCallback, TrainingArguments
 
 from hf_distill import DistillationDataCollator, ReplacementScheduler, theseus_model
-from hf_distill.theseus import theseus_layers
+from hf_distill.methods.theseus.modeling_theseus import theseus_layers
 from tests.tiny import make_tokenizer, sentiment_dataset, tiny_bert
 
 

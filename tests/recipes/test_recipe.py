@@ -22,7 +22,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer, Bert
 from hf_distill.glue import glue_metrics, load_glue
 from tests.real import MODELS, needs_checkpoints
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 RECIPE = ROOT / "recipes" / "run_glue_distill.py"
 GLUE_DIR = Path(os.environ.get("HF_DISTILL_GLUE_DIR", ROOT.parent / "shared/data/glue"))
 pytestmark = pytest.mark.skipif(not (GLUE_DIR / "SST-2").is_dir(), reason=f"no GLUE TSVs in {GLUE_DIR}")

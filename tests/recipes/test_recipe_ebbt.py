@@ -4,7 +4,7 @@ import json
 
 import yaml
 
-from tests.test_recipe import (  # noqa: F401 (models is a fixture, pytestmark the skip without GLUE data)
+from tests.recipes.test_recipe import (  # noqa: F401 (models is a fixture, pytestmark the skip without GLUE data)
     ROOT,
     TRAIN_ROWS,
     check_distill_results,

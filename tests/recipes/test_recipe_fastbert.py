@@ -6,7 +6,7 @@ import torch
 from transformers import AutoModelForSequenceClassification
 
 from hf_distill import FastBertForSequenceClassification
-from tests.test_recipe import (
+from tests.recipes.test_recipe import (
     EVAL_ROWS,
     GLUE_DIR,
     TRAIN_ROWS,
@@ -38,7 +38,7 @@ def test_fastbert_runs_both_stages_and_writes_the_speed_table(tmp_path, models):
 
     saved = AutoModelForSequenceClassification.from_pretrained(out)
     assert isinstance(saved, FastBertForSequenceClassification) and saved.config.speed == 0.4
-    assert (out / "early_exit.py").exists() and (out / "losses.py").exists()
+    assert (out / "modeling_fastbert.py").exists() and (out / "losses.py").exists()
     # The student's metrics are the saved model's adaptive predictions at speed 0.4.
     assert results["student"]["metrics"]["accuracy"] == pytest.approx(dev_accuracy(out))
 

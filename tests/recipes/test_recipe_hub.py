@@ -8,9 +8,9 @@ import torch
 from huggingface_hub import HfApi, ModelCard, snapshot_download
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
+from tests.hub.test_push import files_holding
 from tests.hub_server import TOKEN, USER
-from tests.test_hub import files_holding
-from tests.test_recipe import common_flags, models, pytestmark, recipe_main  # noqa: F401 - the recipe's fixture and skip
+from tests.recipes.test_recipe import common_flags, models, pytestmark, recipe_main  # noqa: F401 - the recipe's fixture and skip
 
 
 def test_recipe_pushes_the_student_with_a_card_from_its_results(hub, models, tmp_path):  # noqa: F811

@@ -1,4 +1,4 @@
-"""The recipe's `metadistil` and `bilstm` entries (recipes/methods.py) end to end: tiny models, real SST-2 rows."""
+"""The recipe's `metadistil` and `bilstm` entries end to end: tiny models, real SST-2 rows."""
 
 import math
 
@@ -8,7 +8,7 @@ import torch
 from transformers import AutoModelForSequenceClassification
 
 from hf_distill import BiLSTMForSequenceClassification
-from tests.test_recipe import (  # noqa: F401 (models is a fixture)
+from tests.recipes.test_recipe import (  # noqa: F401 (models is a fixture)
     TRAIN_ROWS,
     common_flags,
     dev_accuracy,
@@ -73,6 +73,6 @@ def test_bilstm_method_builds_and_exports_a_bilstm(tmp_path, models):  # noqa: F
     assert results["distill_method"] == "bilstm" and results["train"]["augmented_rows"] == TRAIN_ROWS
     student = AutoModelForSequenceClassification.from_pretrained(out)
     assert isinstance(student, BiLSTMForSequenceClassification) and not student.config.sentence_pairs
-    assert student.config.embedding_size == 16 and (out / "bilstm.py").is_file()  # ships its code
+    assert student.config.embedding_size == 16 and (out / "modeling_bilstm.py").is_file()  # ships its code
     assert results["student"]["parameters"] == sum(p.numel() for p in student.parameters())
     assert results["student"]["metrics"]["accuracy"] == dev_accuracy(out)

@@ -5,7 +5,7 @@ import torch
 import yaml
 from transformers import AutoModelForSequenceClassification
 
-from tests.test_recipe import (  # noqa: F401 (models is a fixture, pytestmark the skip without GLUE data)
+from tests.recipes.test_recipe import (  # noqa: F401 (models is a fixture, pytestmark the skip without GLUE data)
     EVAL_ROWS,
     TRAIN_ROWS,
     common_flags,

@@ -1,7 +1,7 @@
 """FastBERT's speed table: accuracy, layers, FLOPs and measured wall-clock speedup for a list of ``speed`` values.
 
 For each ``speed`` the model predicts the evaluation set adaptively (exited examples are really dropped from the
-batch, see `early_exit.py`) and the table reports, next to the full model (the exported backbone, a standard
+batch, see `modeling_fastbert.py`) and the table reports, next to the full model (the exported backbone, a standard
 ``*ForSequenceClassification``):
 
 - ``accuracy`` and ``avg_layers`` (mean layers run per example) and ``layer_reduction = L / avg_layers``;
@@ -24,7 +24,7 @@ from typing import Any
 
 import torch
 
-from .early_exit import FastBertForSequenceClassification, check_speed, exit_rule
+from ...modeling_fastbert import FastBertForSequenceClassification, check_speed, exit_rule
 
 MODEL_INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -102,7 +102,7 @@ def speed_report(
     """The speed table (see the module docstring): one row for the full model (``speed`` None) then one per speed.
 
     Accuracy, layers and FLOPs cover all of ``features``: they come from one pass computing every layer's logits
-    and [`exit_rule`] (what adaptive inference computes, tests/test_early_exit.py checks it). Wall-clock times come
+    and [`exit_rule`] (what adaptive inference computes; test_fastbert.py checks it). Wall-clock times come
     from real adaptive runs (exited rows dropped) on the first ``timing_rows`` examples (per batch size when a
     mapping; all when None), and each row records ``exit_agreement_batch{B}``, the fraction of timed examples whose
     exit layer in the timed run equals the rule's (1.0 up to float ties).

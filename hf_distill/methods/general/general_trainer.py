@@ -28,12 +28,12 @@ import torch
 from torch import nn
 from transformers import AutoModel, AutoModelForMaskedLM, PreTrainedModel, TrainingArguments
 
-from .arguments import DistillationTrainingArguments
+from ...arguments import DistillationTrainingArguments
+from ...teacher import _DTYPES
+from ...trainer import DistillationTrainer
+from ..students import narrow_student, shallow_student
 from .masking import DynamicMaskingCollator, MaskingEpochCallback
 from .progressive import ProgressiveTransferCallback
-from .students import narrow_student, shallow_student
-from .teacher import _DTYPES
-from .trainer import DistillationTrainer
 
 
 @dataclass(frozen=True)

@@ -23,7 +23,7 @@ from torch import nn
 from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
 from transformers.trainer_callback import ExportableState
 
-from .layers import encoder_layers
+from ...layers import encoder_layers
 
 logger = logging.getLogger(__name__)
 

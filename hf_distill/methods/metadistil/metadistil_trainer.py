@@ -27,10 +27,10 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.data import Dataset, IterableDataset, RandomSampler, random_split
 from transformers import PreTrainedModel
 
-from .arguments import DistillationTrainingArguments
-from .data import TEACHER_PREFIX, split_teacher_inputs
-from .losses import hard_label_loss, logit_kd_loss
-from .trainer import DistillationTrainer
+from ...arguments import DistillationTrainingArguments
+from ...data import TEACHER_PREFIX, split_teacher_inputs
+from ...losses import hard_label_loss, logit_kd_loss
+from ...trainer import DistillationTrainer
 
 TEACHER_OPTIMIZERS = ("adamw", "sgd")
 TEACHER_DIR = "teacher"

@@ -35,7 +35,7 @@ from torch import nn
 from transformers import PreTrainedModel, TrainerCallback
 from transformers.trainer_callback import ExportableState
 
-from .layers import encoder_layers, encoder_layers_prefix
+from ...layers import encoder_layers, encoder_layers_prefix
 
 SUCCESSOR_INITS = ("first", "group_first", "group_last")
 SCHEDULES = ("constant", "linear")

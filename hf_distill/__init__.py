@@ -26,8 +26,14 @@ from .layers import AttentionCapture, encoder_layers, map_layers
 
 # ---- Methods, one per paper ----
 from .methods.augmentation import AugmentationConfig, Augmenter
-from .methods.bilstm import BiLSTMConfig, BiLSTMForSequenceClassification, init_embeddings_from_teacher
+from .methods.bilstm import (
+    BiLSTMArguments,
+    BiLSTMConfig,
+    BiLSTMForSequenceClassification,
+    init_embeddings_from_teacher,
+)
 from .methods.fastbert import (
+    FastBertArguments,
     FastBertConfig,
     FastBertForSequenceClassification,
     FastBertStageCallback,
@@ -82,6 +88,7 @@ __all__ = [
     "TheseusArguments",
     "export_successor",
     "theseus_model",
+    "FastBertArguments",
     "FastBertConfig",
     "FastBertForSequenceClassification",
     "FastBertStageCallback",
@@ -89,6 +96,7 @@ __all__ = [
     "speed_report",
     "MetaDistilTrainer",
     "MetaDistilTrainingArguments",
+    "BiLSTMArguments",
     "BiLSTMConfig",
     "BiLSTMForSequenceClassification",
     "init_embeddings_from_teacher",

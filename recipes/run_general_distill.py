@@ -31,9 +31,8 @@ from hf_distill.finite import NonFiniteTrainingError
 from hf_distill.hub.redaction import redact
 from hf_distill.methods.general.assistant import ChainStage, chain_distillation
 from hf_distill.methods.general.corpus import load_text_corpus, pack_blocks
+from hf_distill.methods.general.general_config import GENERAL_PRESETS, GeneralDistillationArguments
 from hf_distill.methods.general.general_trainer import (
-    GENERAL_PRESETS,
-    GeneralDistillationArguments,
     GeneralDistillationTrainer,
     build_general_student,
     load_general_teacher,

@@ -274,7 +274,8 @@ def _template_values(results: Mapping[str, Any], repo_id: str | None, model_name
 
 def _settings(config: Mapping[str, Any], method: str) -> dict[str, Any]:
     """The settings of the run's ``method``, from ``results["config"]``: the distillation fields that act in it, the
-    method's own arguments (``config["method"]``, by class: ``TheseusArguments`` for ``theseus``), the student's
+    method's own arguments (``config["method"]``, by class: ``TheseusArguments`` for ``theseus``,
+    ``MetaDistilTrainingArguments`` for ``metadistil``), the student's
     layers, and the main optimisation settings. Other methods' arguments are left out."""
     training = config.get("training") or {}
     base = {f.name for f in dataclasses.fields(TrainingArguments)}
@@ -287,7 +288,7 @@ def _settings(config: Mapping[str, Any], method: str) -> dict[str, Any]:
         names.remove("intermediate_phase_ratio")
     settings = {name: training[name] for name in names if training.get(name) is not None}
     for arguments, method_settings in (config.get("method") or {}).items():
-        if _normalised(str(arguments).removesuffix("Arguments")) == _normalised(method):
+        if _normalised(str(arguments).removesuffix("Arguments").removesuffix("Training")) == _normalised(method):
             settings.update({k: v for k, v in (method_settings or {}).items() if v is not None})
     for name in ("student_layers", "student_num_layers"):
         if (config.get("model") or {}).get(name) is not None:

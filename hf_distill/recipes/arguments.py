@@ -8,11 +8,10 @@ from typing import Any
 
 from transformers import HfArgumentParser
 
-from hf_distill import DistillationTrainingArguments
 from hf_distill.glue import get_task
 
-from .config import CONFIG_HELP, RecipeArgumentParser, parse_with_config
-from .methods import METHODS, method_argument_classes
+from .config import CONFIG_HELP, RecipeArgumentParser, early_value, parse_with_config
+from .methods import METHODS, Method, argument_classes
 
 STAGES = ("distill", "teacher")
 
@@ -190,9 +189,18 @@ class DataArguments:
             raise ValueError(f"num_threads={self.num_threads} must be >= 1 (or unset).")
 
 
-def make_parser() -> HfArgumentParser:
+def chosen_method(argv: list[str] | None = None) -> Method:
+    """The method ``--distill_method`` names on the command line, else in the ``--config`` file, read before the
+    full parse (as TRL's scripts pick their method's config class); an unknown name gets the default method's
+    parser, whose ``--distill_method`` choices then reject it."""
+    name = early_value(argv, "distill_method") or ModelArguments.distill_method
+    return METHODS.get(name, METHODS[ModelArguments.distill_method])
+
+
+def make_parser(method: Method | None = None) -> HfArgumentParser:
+    """The recipe's parser: model and data arguments, then ``method``'s training arguments and own settings."""
     parser = RecipeArgumentParser(
-        [ModelArguments, DataArguments, DistillationTrainingArguments, *method_argument_classes()],
+        [ModelArguments, DataArguments, *argument_classes(method or METHODS[ModelArguments.distill_method])],
         description="Distil a teacher into a student on a GLUE task (or fine-tune the teacher with --stage teacher).",
     )
     parser.add_argument(
@@ -204,11 +212,13 @@ def make_parser() -> HfArgumentParser:
 
 
 def parse_arguments(argv: list[str] | None = None) -> tuple[Any, ...]:
-    """``(model_args, data_args, training_args, method_args_by_class, config_path)`` from ``--config`` and flags.
+    """``(model_args, data_args, training_args, method_args, config_path)`` from ``--config`` and flags, with the
+    arguments classes of the method ``--distill_method`` names (``method_args``: a list, empty or the method's own
+    settings).
 
     The config's values become the parser's defaults, so a flag given on the command line overrides them. A config
-    key that is no argument raises `ValueError` naming it.
+    key that is no argument of the chosen method's parser raises `ValueError` naming it.
     """
-    dataclasses_, config_path = parse_with_config(make_parser(), argv)
+    dataclasses_, config_path = parse_with_config(make_parser(chosen_method(argv)), argv)
     model_args, data_args, training_args, *method_args = dataclasses_
     return model_args, data_args, training_args, method_args, config_path

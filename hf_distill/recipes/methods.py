@@ -5,9 +5,11 @@ prepared run (`MethodContext`: teacher, student, tokenized datasets, collator, a
 recipe does everything else the same way for every method: data, teacher evaluation, the teacher cache, training,
 student evaluation, timing, ``results.json``. Optional hooks:
 
-- ``arguments``: a dataclass of the method's own settings (name them ``<method>_<setting>`` so they stay unique);
-  it is added to the recipe's `HfArgumentParser`, so they work from YAML and the command line alike, and the parsed
-  instance is ``context.method_args``.
+- ``arguments``: the method's own settings, a dataclass declared next to its code in `hf_distill.methods` (prefixed
+  ``<method>_`` so they share a parser with the training arguments); the parsed instance is ``context.method_args``.
+- ``training_arguments``: the training-arguments class of the method (default `DistillationTrainingArguments`;
+  MetaDistil's adds its own fields). The recipe picks both classes from ``--distill_method`` before parsing, so the
+  command line, YAML configs and ``--help`` have exactly the chosen method's settings.
 - ``build_student``: builds the student itself (e.g. a BiLSTM) instead of the recipe's ``--student_*`` options.
 - ``export_student``: the model to evaluate and save after training (default: the trained ``trainer.model``).
 - ``supports_teacher_cache``: whether, for these training arguments, the method needs nothing from the teacher but
@@ -19,7 +21,7 @@ student evaluation, timing, ``results.json``. Optional hooks:
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import datasets
@@ -47,10 +49,11 @@ from hf_distill import (
     init_embeddings_from_teacher,
 )
 from hf_distill.glue import GlueTask
+from hf_distill.methods.bilstm import BiLSTMArguments
+from hf_distill.methods.fastbert import FastBertArguments
 from hf_distill.methods.fastbert.fastbert_report import write_speed_results
 from hf_distill.methods.metadistil.metadistil_trainer import split_quiz
 from hf_distill.methods.students import shallow_student
-from hf_distill.modeling_fastbert import BRANCH_POOLINGS, check_speed
 
 if TYPE_CHECKING:
     from .arguments import ModelArguments
@@ -114,6 +117,7 @@ class Method:
     help: str
     build_trainer: Callable[[MethodContext], Trainer]
     arguments: type | None = None
+    training_arguments: type = DistillationTrainingArguments
     build_student: Callable[[MethodContext], PreTrainedModel] | None = None
     export_student: Callable[[Trainer], PreTrainedModel] | None = None
     supports_teacher_cache: Callable[[DistillationTrainingArguments], bool] = lambda training_args: False
@@ -136,9 +140,9 @@ def get_method(name: str) -> Method:
     return METHODS[name]
 
 
-def method_argument_classes() -> list[type]:
-    """The registered methods' own argument dataclasses, for the recipe's parser."""
-    return [method.arguments for method in METHODS.values() if method.arguments is not None]
+def argument_classes(method: Method) -> list[type]:
+    """The training-arguments class of ``method`` and its own settings class, for the recipe's parser."""
+    return [method.training_arguments, *([method.arguments] if method.arguments is not None else [])]
 
 
 # ---- The methods ----
@@ -202,68 +206,6 @@ register(
 
 
 # ---- FastBERT (METHODS.md section 9) ----
-
-
-@dataclass
-class FastBertArguments:
-    """``--distill_method fastbert``: early exits trained by self-distillation, then the speed table."""
-
-    fastbert_backbone: str = field(
-        default="student",
-        metadata={
-            "help": "What gets the branch classifiers: 'student' (the recipe's student, usually a pre-trained "
-            "checkpoint: stage 1 fine-tunes it for fastbert_backbone_epochs, then stage 2) or 'teacher' (a copy of "
-            "the fine-tuned teacher: stage 2 only, fastbert_backbone_epochs must be 0).",
-            "choices": ["student", "teacher"],
-        },
-    )
-    fastbert_backbone_epochs: float = field(
-        default=2.0,
-        metadata={"help": "Epochs of stage 1 (task fine-tuning); the rest of num_train_epochs is stage 2."},
-    )
-    fastbert_branches_learning_rate: float | None = field(
-        default=1e-3,
-        metadata={"help": "Peak learning rate of stage 2 (fresh branches); None: the run's learning_rate."},
-    )
-    fastbert_speed: float = field(
-        default=0.5,
-        metadata={"help": "Exit threshold in [0, 1] saved in the model's config and used to evaluate the student."},
-    )
-    fastbert_speeds: list[float] = field(
-        default_factory=lambda: [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9],
-        metadata={"help": "Speeds of the speed table and curve (results.json method_results, the PNG)."},
-    )
-    fastbert_branch_hidden_size: int = field(default=128, metadata={"help": "Width of each branch classifier."})
-    fastbert_branch_pooling: str = field(
-        default="mean", metadata={"help": "What a branch reads.", "choices": list(BRANCH_POOLINGS)}
-    )
-    fastbert_timing_batch_sizes: list[int] = field(
-        default_factory=lambda: [1, 32], metadata={"help": "Batch sizes the speed table times."}
-    )
-    fastbert_timing_rows: list[int] = field(
-        default_factory=lambda: [128, 256],
-        metadata={"help": "Evaluation rows timed at each of fastbert_timing_batch_sizes (accuracy uses them all)."},
-    )
-    fastbert_timing_repeats: int = field(default=2, metadata={"help": "Timing rounds (minimum taken)."})
-
-    def __post_init__(self) -> None:
-        if self.fastbert_backbone not in ("student", "teacher"):
-            raise ValueError(f"fastbert_backbone={self.fastbert_backbone!r} is not one of 'student', 'teacher'.")
-        if self.fastbert_backbone == "teacher" and self.fastbert_backbone_epochs != 0:
-            raise ValueError(
-                f"fastbert_backbone='teacher' wraps an already fine-tuned model: stage 1 must be skipped, set "
-                f"fastbert_backbone_epochs=0 (got {self.fastbert_backbone_epochs})."
-            )
-        check_speed(self.fastbert_speed)
-        for speed in self.fastbert_speeds:
-            check_speed(speed)
-        if len(self.fastbert_timing_rows) != len(self.fastbert_timing_batch_sizes):
-            raise ValueError(
-                f"fastbert_timing_rows={self.fastbert_timing_rows} needs one row count per batch size in "
-                f"fastbert_timing_batch_sizes={self.fastbert_timing_batch_sizes}."
-            )
-        if self.fastbert_branches_learning_rate is not None and not self.fastbert_branches_learning_rate > 0:
-            raise ValueError(f"fastbert_branches_learning_rate={self.fastbert_branches_learning_rate} must be > 0.")
 
 
 class _SaveSpeed(TrainerCallback):
@@ -334,29 +276,6 @@ register(
 # ---- MetaDistil (issue 9) ----
 
 
-@dataclass
-class MetaDistilArguments:
-    """MetaDistil's own settings (METHODS.md section 10); see `MetaDistilTrainingArguments` for the details."""
-
-    metadistil_teacher_learning_rate: float = field(
-        default=1e-5, metadata={"help": "MetaDistil: learning rate of the teacher's meta-update (0 = plain KD)."}
-    )
-    metadistil_teacher_optimizer: str = field(
-        default="adamw", metadata={"help": "MetaDistil: the teacher's optimizer, 'adamw' or 'sgd'."}
-    )
-    metadistil_quiz_size: float = field(
-        default=0.1,
-        metadata={"help": "MetaDistil: quiz rows held out of the training rows (a fraction in (0, 1) or a count)."},
-    )
-    metadistil_pilot_learning_rate: float | None = field(
-        default=None,
-        metadata={"help": "MetaDistil: step size of the pilot update (default: the student's current rate)."},
-    )
-    metadistil_save_teacher: bool = field(
-        default=True, metadata={"help": "MetaDistil: save the updated teacher under OUTPUT_DIR/teacher."}
-    )
-
-
 def _gold_row_quiz(train: datasets.Dataset, quiz_size: float, seed: int) -> tuple[datasets.Dataset, datasets.Dataset]:
     """``(train, quiz)`` for augmented training rows (``augmented_from``: -1 on the gold rows, which come first, the
     source row's index on each copy). The quiz is held out of the gold rows, since the copies have no gold label
@@ -371,19 +290,10 @@ def _gold_row_quiz(train: datasets.Dataset, quiz_size: float, seed: int) -> tupl
 
 
 def _metadistil_trainer(context: MethodContext) -> Trainer:
-    settings = context.method_args or MetaDistilArguments()
-    args = MetaDistilTrainingArguments.from_training_arguments(
-        context.training_args,
-        teacher_learning_rate=settings.metadistil_teacher_learning_rate,
-        teacher_optimizer=settings.metadistil_teacher_optimizer,
-        quiz_size=settings.metadistil_quiz_size,
-        pilot_learning_rate=settings.metadistil_pilot_learning_rate,
-        save_teacher=settings.metadistil_save_teacher,
-    )
-    kwargs = context.trainer_kwargs(args=args)
+    kwargs = context.trainer_kwargs()
     if "augmented_from" in context.train_dataset.column_names:
         kwargs["train_dataset"], kwargs["quiz_dataset"] = _gold_row_quiz(
-            context.train_dataset, args.quiz_size, args.seed
+            context.train_dataset, context.training_args.quiz_size, context.training_args.seed
         )
     return MetaDistilTrainer(teacher_model=context.teacher, **kwargs)
 
@@ -392,30 +302,16 @@ register(
     Method(
         name="metadistil",
         help="MetaDistil (Zhou et al.): the teacher learns from the student's quiz loss through a pilot update; "
-        "--metadistil_* settings. Needs the live teacher (no teacher cache). With augment_copies the quiz is held out "
+        "MetaDistilTrainingArguments' settings (teacher_learning_rate, quiz_size, ...). Needs the live teacher "
+        "(no teacher cache). With augment_copies the quiz is held out "
         "of the gold rows, their copies with them.",
         build_trainer=_metadistil_trainer,
-        arguments=MetaDistilArguments,
+        training_arguments=MetaDistilTrainingArguments,
     )
 )
 
 
 # ---- Distilled BiLSTM (issue 9) ----
-
-
-@dataclass
-class BiLSTMArguments:
-    """The BiLSTM student's shape (METHODS.md section 2); it reads the teacher's tokenizer output."""
-
-    bilstm_embedding_size: int = field(default=300, metadata={"help": "BiLSTM: word-embedding width."})
-    bilstm_hidden_size: int = field(default=300, metadata={"help": "BiLSTM: LSTM state size per direction."})
-    bilstm_num_layers: int = field(default=1, metadata={"help": "BiLSTM: stacked BiLSTM layers."})
-    bilstm_classifier_hidden_size: int = field(default=400, metadata={"help": "BiLSTM: width of the ReLU layer."})
-    bilstm_dropout: float = field(default=0.1, metadata={"help": "BiLSTM: dropout."})
-    bilstm_init_embeddings_from_teacher: bool = field(
-        default=True,
-        metadata={"help": "BiLSTM: start from the teacher's input embeddings (PCA-projected when narrower)."},
-    )
 
 
 def _bilstm_student(context: MethodContext) -> PreTrainedModel:

@@ -109,12 +109,19 @@ def recorded(results: dict[str, Any], model_args) -> dict[str, Any]:
 
 
 def configuration(model_args, data_args, training_args, method_args, config_path) -> dict[str, Any]:
+    """The run's settings by group; ``method`` holds the method's own settings by class, including the fields a
+    method's training-arguments class adds (MetaDistil's) so the model card finds them under the method's name."""
+    method = {type(args).__name__: dataclasses.asdict(args) for args in method_args}
+    base = {f.name for f in dataclasses.fields(DistillationTrainingArguments)}
+    own = {f.name: getattr(training_args, f.name) for f in dataclasses.fields(training_args) if f.name not in base}
+    if own:
+        method[type(training_args).__name__] = own
     return {
         "config_file": config_path,
         "model": dataclasses.asdict(model_args),
         "data": dataclasses.asdict(data_args),
         "training": training_args.to_dict(),
-        "method": {type(args).__name__: dataclasses.asdict(args) for args in method_args},
+        "method": method,
     }
 
 

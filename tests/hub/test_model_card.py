@@ -312,7 +312,7 @@ def test_base_model_of_a_local_student_folder(tmp_path, tokenizer):
 
 
 def logit_run_config(*flags: str) -> dict:
-    """``results["config"]`` as recipes/run_glue_distill.py records it (every method's arguments are parsed)."""
+    """``results["config"]`` as recipes/run_glue_distill.py records it (the arguments of ``--distill_method``)."""
 
     from hf_distill.recipes.arguments import parse_arguments
     from hf_distill.recipes.report import configuration
@@ -333,7 +333,8 @@ def test_card_shows_only_the_settings_of_the_method_that_ran():
     ]  # fmt: skip
     assert "| Student initialisation | the teacher's layers 0,2,4 (embeddings and classifier copied) |" in card.text
 
-    theseus = render_model_card({**results, "distill_method": "theseus", "student": {}}).text
+    theseus_config = logit_run_config("--distill_method", "theseus")
+    theseus = render_model_card({**results, "distill_method": "theseus", "student": {}, "config": theseus_config}).text
     assert "| `theseus_replacement_rate` | 0.5 |" in theseus
     assert "`temperature`" not in theseus and "`fastbert_speed`" not in theseus  # trained on the task loss alone
 

@@ -7,9 +7,8 @@ import torch.nn.functional as F
 from transformers import AutoModel, BertConfig, BertForMaskedLM, BertModel, TrainerCallback
 
 from hf_distill.methods.general.corpus import pack_blocks
+from hf_distill.methods.general.general_config import GENERAL_PRESETS, GeneralDistillationArguments
 from hf_distill.methods.general.general_trainer import (
-    GENERAL_PRESETS,
-    GeneralDistillationArguments,
     GeneralDistillationTrainer,
     build_general_student,
     load_mlm_teacher,

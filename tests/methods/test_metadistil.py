@@ -6,12 +6,8 @@ import torch.nn.functional as F
 from transformers import AutoModelForSequenceClassification
 
 from hf_distill import DistillationDataCollator, DistillationTrainer
-from hf_distill.methods.metadistil.metadistil_trainer import (
-    MetaDistilTrainer,
-    MetaDistilTrainingArguments,
-    distillation_objective,
-    split_quiz,
-)
+from hf_distill.methods.metadistil.metadistil_config import MetaDistilTrainingArguments
+from hf_distill.methods.metadistil.metadistil_trainer import MetaDistilTrainer, distillation_objective, split_quiz
 from tests.tiny import quiet_args, sentiment_dataset, tiny_bert
 
 

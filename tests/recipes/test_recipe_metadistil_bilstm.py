@@ -22,13 +22,13 @@ from tests.recipes.test_recipe import (  # noqa: F401 (models is a fixture)
 def test_metadistil_method_trains_the_teacher_too(tmp_path, models):  # noqa: F811
     out = tmp_path / "out"
     flags = [*common_flags(out), "--teacher_model_name_or_path", models["teacher"], "--distill_method", "metadistil"]
-    flags += ["--student_model_name_or_path", models["pretrained_student"], "--metadistil_quiz_size", 8]
-    flags += ["--metadistil_teacher_learning_rate", 1e-3]
+    flags += ["--student_model_name_or_path", models["pretrained_student"], "--quiz_size", 8]
+    flags += ["--teacher_learning_rate", 1e-3]
     assert recipe_main(flags) == 0
     results = read_results(out)
     assert results["distill_method"] == "metadistil" and results["train"]["train_rows"] == TRAIN_ROWS
     assert results["train"]["global_step"] == 2 * (TRAIN_ROWS - 8) // 8  # the quiz rows are held out
-    assert results["config"]["method"]["MetaDistilArguments"]["metadistil_quiz_size"] == 8
+    assert results["config"]["method"]["MetaDistilTrainingArguments"]["quiz_size"] == 8
     assert results["student"]["metrics"]["accuracy"] == dev_accuracy(out)
     updated = AutoModelForSequenceClassification.from_pretrained(out / "teacher")
     original = AutoModelForSequenceClassification.from_pretrained(models["teacher"])
@@ -39,7 +39,7 @@ def test_metadistil_method_trains_the_teacher_too(tmp_path, models):  # noqa: F8
 def test_metadistil_with_augmentation_quizzes_on_gold_rows_only(tmp_path, models):  # noqa: F811
     out = tmp_path / "out"
     flags = [*common_flags(out), "--teacher_model_name_or_path", models["teacher"], "--distill_method", "metadistil"]
-    flags += ["--student_model_name_or_path", models["pretrained_student"], "--metadistil_quiz_size", 8]
+    flags += ["--student_model_name_or_path", models["pretrained_student"], "--quiz_size", 8]
     flags += ["--augment_copies", 1, "--augment_replace_prob", 0.5, "--augment_mask_prob", 0]
     assert recipe_main(flags) == 0
     results = read_results(out)

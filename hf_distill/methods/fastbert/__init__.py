@@ -5,9 +5,11 @@ and the ``losses.py`` it imports next to the weights for ``trust_remote_code``, 
 """
 
 from ...modeling_fastbert import FastBertConfig, FastBertForSequenceClassification, FastBertStageCallback
+from .fastbert_config import FastBertArguments
 from .fastbert_report import plot_speed_curve, speed_report
 
 __all__ = [
+    "FastBertArguments",
     "FastBertConfig",
     "FastBertForSequenceClassification",
     "FastBertStageCallback",

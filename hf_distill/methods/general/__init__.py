@@ -7,12 +7,8 @@ MobileBERT's progressive knowledge transfer and ``assistant.py`` MiniLM's teache
 
 from .assistant import ChainStage, chain_distillation
 from .corpus import load_text_corpus, pack_blocks
-from .general_trainer import (
-    GENERAL_PRESETS,
-    GeneralDistillationArguments,
-    GeneralDistillationTrainer,
-    build_general_student,
-)
+from .general_config import GENERAL_PRESETS, GeneralDistillationArguments
+from .general_trainer import GeneralDistillationTrainer, build_general_student
 from .masking import DynamicMaskingCollator, MaskingEpochCallback
 from .progressive import ProgressiveTransferCallback
 

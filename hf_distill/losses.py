@@ -13,7 +13,10 @@ processes normalise by the item count of the whole optimizer step.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -161,6 +164,56 @@ def self_distillation_loss(
 # averages them over the examples, ``"sum"`` adds them up. The teacher side is detached; computation is float32.
 
 
+@dataclass(frozen=True)
+class TermLoss:
+    """An intermediate loss of the registry [`TERM_LOSSES`]: what it reads, what it needs, how it is called.
+
+    Attributes:
+        source: ``"hidden"`` (``hidden_states``), ``"input_gradient"`` (gradients with respect to the word embeddings,
+            from extra forward and backward passes), ``"scores"`` (pre-softmax scores, hooks; ``attention_kl`` takes a
+            masked log-softmax of them over the real keys, so it sees the distributions before attention dropout,
+            under any attention implementation) or ``"query"``/``"key"``/``"value"`` (projections, hooks).
+        projectable: compares width-sized vectors, so a projection can map the student to the teacher's width.
+        equal_heads: compares head by head: teacher and student need the same number of attention heads.
+        help: one line for the docs.
+        per_example: ``(student, teacher, mask, relation_heads) -> [batch]``, the loss per example.
+    """
+
+    source: str
+    projectable: bool
+    equal_heads: bool
+    help: str
+    per_example: Callable[..., torch.Tensor]
+
+
+TERM_LOSSES: dict[str, TermLoss] = {}
+
+
+def _masked_call(loss: Callable[..., torch.Tensor], student, teacher, mask, heads) -> torch.Tensor:
+    return loss(student, teacher, mask, reduction="none")
+
+
+def register_term_loss(
+    name: str,
+    source: str,
+    help: str,
+    projectable: bool = False,
+    equal_heads: bool = False,
+    call: Callable[..., torch.Tensor] = _masked_call,
+) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
+    """Decorator: registers the decorated loss function as the intermediate term ``name`` of [`TERM_LOSSES`] (see
+    [`TermLoss`] for the other arguments); ``call(loss, student, teacher, mask, relation_heads)`` adapts its
+    signature (default: ``loss(student, teacher, mask, reduction="none")``)."""
+
+    def register(loss: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+        if name in TERM_LOSSES:
+            raise ValueError(f"An intermediate loss named {name!r} is already registered.")
+        TERM_LOSSES[name] = TermLoss(source, projectable, equal_heads, help, functools.partial(call, loss))
+        return loss
+
+    return register
+
+
 def _per_example(values: torch.Tensor, reduction: Reduction) -> torch.Tensor:
     return reduce_items(values, None, reduction)
 
@@ -186,6 +239,7 @@ def _mean_over_tokens(per_token: torch.Tensor, keep: torch.Tensor) -> torch.Tens
     return total / keep.sum(-1).clamp(min=1).to(per_token.dtype)
 
 
+@register_term_loss("hidden_mse", "hidden", "MSE of hidden states (TinyBERT L_hidn, MobileBERT FMT)", projectable=True)
 def hidden_mse_loss(
     student_hidden: torch.Tensor,
     teacher_hidden: torch.Tensor,
@@ -205,6 +259,9 @@ def hidden_mse_loss(
     return _per_example(_mean_over_tokens(per_token, keep), reduction)
 
 
+@register_term_loss(
+    "embedding_mse", "hidden", "MSE of the embedding outputs (TinyBERT L_embd); layers 0:0", projectable=True
+)
 def embedding_mse_loss(
     student_embeddings: torch.Tensor,
     teacher_embeddings: torch.Tensor,
@@ -218,6 +275,7 @@ def embedding_mse_loss(
     return hidden_mse_loss(student_embeddings, teacher_embeddings, mask, reduction)
 
 
+@register_term_loss("cosine", "hidden", "1 - cosine of hidden states (DistilBERT L_cos)", projectable=True)
 def cosine_embedding_loss(
     student_hidden: torch.Tensor,
     teacher_hidden: torch.Tensor,
@@ -235,6 +293,13 @@ def cosine_embedding_loss(
     return _per_example(_mean_over_tokens(1.0 - cosine, keep), reduction)
 
 
+@register_term_loss(
+    "pkd",
+    "hidden",
+    "squared distance of unit [CLS] vectors (BERT-PKD L_pt)",
+    projectable=True,
+    call=lambda loss, student, teacher, mask, heads: loss(student, teacher, reduction="none"),
+)
 def pkd_cls_loss(
     student_cls: torch.Tensor,
     teacher_cls: torch.Tensor,
@@ -268,6 +333,9 @@ def _check_attention_maps(student: torch.Tensor, teacher: torch.Tensor, what: st
     _check_same_shape(student, teacher, what, "teacher and student must see the same tokens.")
 
 
+@register_term_loss(
+    "attention_mse", "scores", "MSE of pre-softmax attention scores (TinyBERT L_attn)", equal_heads=True
+)
 def attention_score_mse_loss(
     student_scores: torch.Tensor,
     teacher_scores: torch.Tensor,
@@ -321,6 +389,9 @@ def attention_kl_loss(
     return _per_example(_mean_row_kl(log_p_t, log_p_s, keep), reduction)
 
 
+@register_term_loss(
+    "attention_kl", "scores", "KL of attention distributions (MobileBERT AT, MiniLM L_at)", equal_heads=True
+)
 def attention_score_kl_loss(
     student_scores: torch.Tensor,
     teacher_scores: torch.Tensor,
@@ -397,9 +468,24 @@ def relation_kl_loss(
     return _per_example(_mean_row_kl(log_r_t, log_r_s, keep), reduction)
 
 
+def _relation_call(loss: Callable[..., torch.Tensor], student, teacher, mask, heads) -> torch.Tensor:
+    return loss(student, teacher, heads, mask, reduction="none")
+
+
+for _name, _source, _equal_heads, _help in (
+    ("value_relation", "value", True, "KL of value relations, heads = attention heads (MiniLM L_vr)"),
+    ("qq_relation", "query", False, "KL of query-query relations (MiniLMv2)"),
+    ("kk_relation", "key", False, "KL of key-key relations (MiniLMv2)"),
+    ("vv_relation", "value", False, "KL of value-value relations (MiniLMv2)"),
+):
+    register_term_loss(_name, _source, _help, equal_heads=_equal_heads, call=_relation_call)(relation_kl_loss)
+
 # ---- Input-gradient matching (gradient transfer) ----
 
 
+@register_term_loss(
+    "input_gradient", "input_gradient", "input-gradient matching on the word embeddings (Srinivas & Fleuret; EBBT)"
+)
 def input_gradient_loss(
     student_grad: torch.Tensor,
     teacher_grad: torch.Tensor,

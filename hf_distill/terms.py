@@ -15,42 +15,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .losses import TERM_LOSSES
 
-@dataclass(frozen=True)
-class TermLoss:
-    """What a loss reads and needs.
-
-    Attributes:
-        source: ``"hidden"`` (``hidden_states``), ``"input_gradient"`` (gradients with respect to the word embeddings,
-            from extra forward and backward passes), ``"scores"`` (pre-softmax scores, hooks; ``attention_kl`` takes a
-            masked log-softmax of them over the real keys, so it sees the distributions before attention dropout,
-            under any attention implementation) or ``"query"``/``"key"``/``"value"`` (projections, hooks).
-        projectable: compares width-sized vectors, so a projection can map the student to the teacher's width.
-        equal_heads: compares head by head: teacher and student need the same number of attention heads.
-        help: one line for the docs.
-    """
-
-    source: str
-    projectable: bool
-    equal_heads: bool
-    help: str
-
-
-TERM_LOSSES: dict[str, TermLoss] = {
-    "hidden_mse": TermLoss("hidden", True, False, "MSE of hidden states (TinyBERT L_hidn, MobileBERT FMT)"),
-    "embedding_mse": TermLoss("hidden", True, False, "MSE of the embedding outputs (TinyBERT L_embd); layers 0:0"),
-    "cosine": TermLoss("hidden", True, False, "1 - cosine of hidden states (DistilBERT L_cos)"),
-    "pkd": TermLoss("hidden", True, False, "squared distance of unit [CLS] vectors (BERT-PKD L_pt)"),
-    "attention_mse": TermLoss("scores", False, True, "MSE of pre-softmax attention scores (TinyBERT L_attn)"),
-    "attention_kl": TermLoss("scores", False, True, "KL of attention distributions (MobileBERT AT, MiniLM L_at)"),
-    "value_relation": TermLoss("value", False, True, "KL of value relations, heads = attention heads (MiniLM L_vr)"),
-    "qq_relation": TermLoss("query", False, False, "KL of query-query relations (MiniLMv2)"),
-    "kk_relation": TermLoss("key", False, False, "KL of key-key relations (MiniLMv2)"),
-    "vv_relation": TermLoss("value", False, False, "KL of value-value relations (MiniLMv2)"),
-    "input_gradient": TermLoss(
-        "input_gradient", False, False, "input-gradient matching on the word embeddings (Srinivas & Fleuret; EBBT)"
-    ),
-}
 RELATION_LOSSES = ("qq_relation", "kk_relation", "vv_relation")
 DISTILL_PHASES = ("joint", "intermediate", "prediction", "intermediate_then_prediction")
 # The "ebbt" preset's beta and sigma (see the preset).
@@ -63,7 +29,7 @@ class IntermediateTerm:
     """One intermediate-layer loss term.
 
     Attributes:
-        loss: a name of `TERM_LOSSES`.
+        loss: a name of `TERM_LOSSES` (the intermediate losses registered in `hf_distill.losses`).
         student_layer, teacher_layer: the layers compared (both or neither; 0 = embeddings, -1 = last). Neither:
             every pair of ``layer_mapping`` (``embedding_mse``: 0 and 0).
         weight: multiplies the loss (per layer pair) in the total.

@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import torch
 from transformers import TrainingArguments
@@ -20,6 +20,9 @@ TEACHER_DTYPES = ("auto", "float32", "bfloat16", "float16")
 TeacherDtype = Literal[(None, *TEACHER_DTYPES)]
 PresetName = Literal[(None, *PRESETS)]
 PhaseName = Literal[(None, *DISTILL_PHASES)]
+
+
+ArgumentsT = TypeVar("ArgumentsT", bound="DistillationTrainingArguments")
 
 
 @dataclass
@@ -201,6 +204,15 @@ class DistillationTrainingArguments(TrainingArguments):
         """Upgrade a plain `TrainingArguments` (distillation settings at their defaults unless overridden)."""
         values = {f.name: getattr(args, f.name) for f in dataclasses.fields(args) if f.init}
         return cls(**{**values, **overrides})
+
+
+def as_distillation_arguments(args: TrainingArguments | None, cls: type[ArgumentsT]) -> ArgumentsT:
+    """``args`` as an instance of ``cls`` (`DistillationTrainingArguments` or a subclass) for a trainer: ``cls``'s
+    defaults when None; ``args`` itself when it is one already; else a plain (or less specific) `TrainingArguments`
+    upgraded, the settings it lacks at ``cls``'s defaults."""
+    if args is None:
+        return cls(output_dir="trainer_output")
+    return args if isinstance(args, cls) else cls.from_training_arguments(args)
 
 
 def _accelerator_available() -> bool:

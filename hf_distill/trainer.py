@@ -11,11 +11,11 @@ from typing import Any
 import safetensors.torch
 import torch
 from torch import nn
-from transformers import PreTrainedModel, Trainer, TrainingArguments, get_scheduler
+from transformers import PreTrainedModel, Trainer, TrainingArguments
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, EvalLoopOutput
 
 from ._meter import LossMeter
-from .arguments import DistillationTrainingArguments
+from .arguments import DistillationTrainingArguments, as_distillation_arguments
 from .data import TEACHER_PREFIX, split_teacher_inputs
 from .finite import check_finite_loss
 from .hub.push import HubMixin
@@ -27,6 +27,7 @@ from .intermediate import (
     projections_of,
 )
 from .losses import hard_label_loss, logit_kd_loss
+from .schedules import schedule_factor, two_stage_schedule
 from .teacher import (
     check_teacher_student,
     check_tokenizer_fits,
@@ -87,10 +88,7 @@ class DistillationTrainer(HubMixin, Trainer):
         *,
         teacher_model: PreTrainedModel | nn.Module | str | None = None,
     ) -> None:
-        if args is None:
-            args = DistillationTrainingArguments(output_dir="trainer_output")
-        elif not isinstance(args, DistillationTrainingArguments):
-            args = DistillationTrainingArguments.from_training_arguments(args)
+        args = as_distillation_arguments(args, DistillationTrainingArguments)
         if teacher_model is None and not _has_cached_teacher_logits(train_dataset):
             load_teacher(None, model)  # raises the "needs a teacher" error before any setup work
         super().__init__(
@@ -255,11 +253,10 @@ class DistillationTrainer(HubMixin, Trainer):
             return super().create_scheduler(num_training_steps, optimizer)
         boundary = phase_boundary(self.args.intermediate_phase_ratio, num_training_steps)
         intermediate, prediction = (
-            _schedule_factor(self.args, steps) for steps in (boundary, num_training_steps - boundary)
+            schedule_factor(self.args, steps) for steps in (boundary, num_training_steps - boundary)
         )
         self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer if optimizer is None else optimizer,
-            lambda step: intermediate(step) if step < boundary else prediction(step - boundary),
+            self.optimizer if optimizer is None else optimizer, two_stage_schedule(intermediate, prediction, boundary)
         )
         self._created_lr_scheduler = True
         return self.lr_scheduler
@@ -478,26 +475,6 @@ class DistillationTrainer(HubMixin, Trainer):
 def phase_boundary(intermediate_phase_ratio: float, max_steps: int) -> int:
     """The first optimizer step of the prediction phase: steps ``< ratio * max_steps`` are intermediate."""
     return math.ceil(intermediate_phase_ratio * max_steps)
-
-
-def _schedule_factor(args: TrainingArguments, num_steps: int) -> Callable[[int], float]:
-    """The learning-rate factor per step of ``args``' schedule over ``num_steps`` steps (warmup included)."""
-    probe = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
-    scheduler = get_scheduler(
-        args.lr_scheduler_type,
-        optimizer=probe,
-        num_warmup_steps=args.get_warmup_steps(num_steps),
-        num_training_steps=num_steps,
-        scheduler_specific_kwargs=args.lr_scheduler_kwargs,
-    )
-    if not isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR):
-        raise ValueError(
-            f"distill_phases='intermediate_then_prediction' restarts the learning-rate schedule for each phase, "
-            f"which needs a step-wise schedule; lr_scheduler_type={args.lr_scheduler_type!r} is not one. Use "
-            "'linear', 'cosine', 'constant_with_warmup', ... or run the two phases as two trainings "
-            "(distill_phases='intermediate', then 'prediction')."
-        )
-    return scheduler.lr_lambdas[0]
 
 
 def _different_tokens(why: str) -> str:

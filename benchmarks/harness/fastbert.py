@@ -21,8 +21,8 @@ from . import glue_data
 
 
 def measure_case(case: dict[str, Any], sizes: dict[str, Any], glue_dir: str) -> dict[str, Any]:
+    from hf_distill.methods.fastbert import FastBertForSequenceClassification, FastBertStageCallback
     from hf_distill.methods.fastbert.fastbert_report import speed_report
-    from hf_distill.modeling_fastbert import FastBertForSequenceClassification, FastBertStageCallback
 
     tokenizer = AutoTokenizer.from_pretrained(case["teacher"])
     train_rows = glue_data.subset(glue_data.read_rows(glue_dir, "SST-2", "train"), sizes["train_rows"], 0)

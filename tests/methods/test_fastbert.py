@@ -23,12 +23,8 @@ from transformers import (
 )
 
 from hf_distill.losses import self_distillation_loss
-from hf_distill.modeling_fastbert import (
-    FastBertConfig,
-    FastBertForSequenceClassification,
-    FastBertStageCallback,
-    normalized_entropy,
-)
+from hf_distill.methods.fastbert.fastbert_callback import FastBertStageCallback
+from hf_distill.modeling_fastbert import FastBertConfig, FastBertForSequenceClassification, normalized_entropy
 from tests.tiny import quiet_args, sentiment_dataset, tiny_bert, tokenized
 
 TEXTS = [

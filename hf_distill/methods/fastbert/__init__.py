@@ -4,7 +4,8 @@ The model and its configuration live in ``hf_distill/modeling_fastbert.py``: ``s
 and the ``losses.py`` it imports next to the weights for ``trust_remote_code``, so it stays beside them.
 """
 
-from ...modeling_fastbert import FastBertConfig, FastBertForSequenceClassification, FastBertStageCallback
+from ...modeling_fastbert import FastBertConfig, FastBertForSequenceClassification
+from .fastbert_callback import FastBertStageCallback
 from .fastbert_config import FastBertArguments
 from .fastbert_report import plot_speed_curve, speed_report
 

@@ -27,6 +27,7 @@ import torch
 from torch import nn
 from transformers import AutoModel, AutoModelForMaskedLM, PreTrainedModel, TrainingArguments
 
+from ...arguments import as_distillation_arguments
 from ...teacher import _DTYPES
 from ...trainer import DistillationTrainer
 from ..students import narrow_student, shallow_student
@@ -90,10 +91,7 @@ class GeneralDistillationTrainer(DistillationTrainer):
         teacher_model: PreTrainedModel | nn.Module | str | None = None,
         **kwargs: Any,
     ) -> None:
-        if args is None:
-            args = GeneralDistillationArguments(output_dir="trainer_output")
-        elif not isinstance(args, GeneralDistillationArguments):
-            args = GeneralDistillationArguments.from_training_arguments(args)
+        args = as_distillation_arguments(args, GeneralDistillationArguments)
         needs_logits = args.distill_phases != "intermediate"
         if needs_logits:
             if model is not None and not has_mlm_head(model):

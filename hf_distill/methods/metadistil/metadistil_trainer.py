@@ -25,6 +25,7 @@ from torch.nn.attention import SDPBackend, sdpa_kernel
 from torch.utils.data import Dataset, IterableDataset, RandomSampler, random_split
 from transformers import PreTrainedModel
 
+from ...arguments import as_distillation_arguments
 from ...data import TEACHER_PREFIX, split_teacher_inputs
 from ...losses import hard_label_loss, logit_kd_loss
 from ...trainer import DistillationTrainer
@@ -167,12 +168,7 @@ class MetaDistilTrainer(DistillationTrainer):
                 "MetaDistilTrainer needs a live teacher_model (it updates the teacher every step); a teacher-output "
                 "cache of logits cannot stand in for it."
             )
-        args = kwargs.get("args")
-        if args is None:
-            args = MetaDistilTrainingArguments(output_dir="trainer_output")
-        elif not isinstance(args, MetaDistilTrainingArguments):
-            args = MetaDistilTrainingArguments.from_training_arguments(args)
-        kwargs["args"] = args
+        kwargs["args"] = args = as_distillation_arguments(kwargs.get("args"), MetaDistilTrainingArguments)
         if quiz_dataset is None and kwargs.get("train_dataset") is not None:
             kwargs["train_dataset"], quiz_dataset = split_quiz(kwargs["train_dataset"], args.quiz_size, args.seed)
         self.quiz_dataset = quiz_dataset

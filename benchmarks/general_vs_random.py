@@ -260,7 +260,7 @@ def table(work: Path, teacher_path: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("stage", choices=["general", "task", "table"])
-    parser.add_argument("--work_dir", default="/work/artifacts/runs/issue-8")
+    parser.add_argument("--work_dir", default="/work/artifacts/runs/general-vs-random")
     parser.add_argument("--glue_dir", default=GLUE)
     parser.add_argument("--general_teacher", default=f"{MODELS}/minilm-l6")
     parser.add_argument("--task_teacher", default="/work/artifacts/teachers/minilm-sst2")

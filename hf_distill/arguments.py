@@ -29,12 +29,12 @@ ArgumentsT = TypeVar("ArgumentsT", bound="DistillationTrainingArguments")
 class DistillationTrainingArguments(TrainingArguments):
     """Arguments of [`DistillationTrainer`]: everything `TrainingArguments` takes, plus the distillation settings.
 
-    The training objective (METHODS.md section 1) is, per example,
+    The training objective (Hinton et al., 2015, arXiv:1503.02531) is, per example,
 
         loss = (1 - alpha) * task_loss + alpha * kd_loss,   kd_loss = T^2 * KL(softmax(z_t/T) || softmax(z_s/T))
 
     and ``kd_loss`` alone for examples without a label, plus the weighted intermediate-layer terms
-    (``intermediate_terms``, or a ``distill_preset`` that expands into them; METHODS.md sections 3-7). Parsable with
+    (``intermediate_terms``, or a ``distill_preset`` that expands into them; see `hf_distill.terms`). Parsable with
     `HfArgumentParser` from the command line, JSON or YAML like any `TrainingArguments`.
 
     On a machine without an accelerator (CUDA, MPS, XPU, ...) ``dataloader_pin_memory`` is turned off, as

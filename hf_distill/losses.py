@@ -1,4 +1,4 @@
-"""Distillation losses as pure tensor functions (see METHODS.md).
+"""Distillation losses as pure tensor functions, each with its paper and formula.
 
 Every function takes tensors and returns a tensor: no modules, no hidden state. Positions to ignore are given by an
 explicit ``mask`` over the leading ("item") dimensions, and ``reduction`` is one of:
@@ -51,7 +51,8 @@ def logit_kd_loss(
     reduction: Reduction = "mean",
     detach_teacher: bool = True,
 ) -> torch.Tensor:
-    """Logit distillation (Hinton et al., 2015), METHODS.md section 1.
+    """Logit distillation: Hinton et al., "Distilling the Knowledge in a Neural Network", 2015,
+    https://arxiv.org/abs/1503.02531.
 
     Shapes: ``student_logits`` and ``teacher_logits`` are ``[..., C]`` (``[batch, C]`` for sequence classification,
     ``[batch, seq, C]`` for token-level heads); ``mask`` is ``[...]``. With ``p_t = softmax(z_t / T)`` and
@@ -133,7 +134,8 @@ def self_distillation_loss(
     mask: torch.Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> torch.Tensor:
-    """FastBERT self-distillation (Liu et al., 2020), METHODS.md section 9: ``sum_i KL(p_i || p_t)``.
+    """FastBERT self-distillation, ``sum_i KL(p_i || p_t)``: Liu et al., "FastBERT: a Self-distilling BERT with
+    Adaptive Inference Time", ACL 2020, https://arxiv.org/abs/2004.02178.
 
     Shapes: ``branch_logits`` is ``[K, batch, C]`` (the logits of the ``K`` branch classifiers), ``teacher_logits``
     ``[batch, C]`` (the final classifier, detached: the teacher gets no gradient), ``mask`` ``[batch]``. With
@@ -155,7 +157,7 @@ def self_distillation_loss(
     return reduce_items(per_item, mask, reduction)
 
 
-# ---- Intermediate-representation losses (METHODS.md sections 3-7) ----
+# ---- Intermediate-representation losses (DistilBERT, BERT-PKD, TinyBERT, MobileBERT, MiniLM, MiniLMv2) ----
 #
 # Conventions shared by the functions below: hidden states are ``[batch, seq, width]``, attention maps and scores
 # ``[batch, heads, seq, seq]`` (query, key), ``mask`` is the attention mask ``[batch, seq]`` (1 = real token, 0 =
@@ -246,7 +248,8 @@ def hidden_mse_loss(
     mask: torch.Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> torch.Tensor:
-    """Hidden-state MSE (TinyBERT ``L_hidn``, MobileBERT feature-map transfer), METHODS.md sections 5 and 6.
+    """Hidden-state MSE: TinyBERT's ``L_hidn`` (Jiao et al., Findings of EMNLP 2020, arXiv:1909.10351) and MobileBERT's
+    feature-map transfer (Sun et al., ACL 2020, arXiv:2004.02984).
 
     ``student_hidden`` (already projected to the teacher's width when widths differ) and ``teacher_hidden`` are
     ``[batch, seq, width]``. Per example: ``(1 / (|x| * width)) * sum_{real tokens i} ||h_s[i] - h_t[i]||^2``, the
@@ -268,7 +271,8 @@ def embedding_mse_loss(
     mask: torch.Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> torch.Tensor:
-    """Embedding-layer MSE (TinyBERT ``L_embd = MSE(E_s W_e, E_t)``), METHODS.md section 5.
+    """Embedding-layer MSE, TinyBERT's ``L_embd = MSE(E_s W_e, E_t)`` (Jiao et al., Findings of EMNLP 2020,
+    arXiv:1909.10351).
 
     The embedding layer's outputs ``[batch, seq, width]`` (``hidden_states[0]``); the formula is `hidden_mse_loss`'s.
     """
@@ -282,7 +286,7 @@ def cosine_embedding_loss(
     mask: torch.Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> torch.Tensor:
-    """DistilBERT's ``L_cos``: cosine-embedding loss with target +1, METHODS.md section 3.
+    """DistilBERT's ``L_cos``: cosine-embedding loss with target +1 (Sanh et al., 2019, arXiv:1910.01108).
 
     ``[batch, seq, width]`` each. Per example: ``(1 / |x|) * sum_{real tokens i} (1 - cos(h_s[i], h_t[i]))``.
     """
@@ -305,7 +309,7 @@ def pkd_cls_loss(
     teacher_cls: torch.Tensor,
     reduction: Reduction = "mean",
 ) -> torch.Tensor:
-    """BERT-PKD's patient loss for one layer pair, METHODS.md section 4.
+    """BERT-PKD's patient loss for one layer pair (Sun et al., EMNLP-IJCNLP 2019, arXiv:1908.09355).
 
     ``student_cls`` and ``teacher_cls`` are the ``[batch, width]`` [CLS] vectors (``hidden_states[j][:, 0]``).
     Per example: ``|| h_s / ||h_s|| - h_t / ||h_t|| ||^2`` (squared L2 distance of the unit vectors, summed over the
@@ -342,7 +346,8 @@ def attention_score_mse_loss(
     mask: torch.Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> torch.Tensor:
-    """TinyBERT's ``L_attn`` on unnormalised scores ``Q K^T / sqrt(d_k)`` (before softmax), METHODS.md section 5.
+    """TinyBERT's ``L_attn`` on unnormalised scores ``Q K^T / sqrt(d_k)`` (before softmax): Jiao et
+    al., Findings of EMNLP 2020, arXiv:1909.10351.
 
     Scores are ``[batch, heads, seq, seq]`` with equal head counts. Per example, with ``P`` the (query, key) pairs
     where both tokens are real: ``(1 / h) * sum_heads (1 / |P|) * sum_{(i, j) in P} (A_s[i, j] - A_t[i, j])^2``.
@@ -373,7 +378,8 @@ def attention_kl_loss(
     mask: torch.Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> torch.Tensor:
-    """Attention transfer on softmaxed distributions (MobileBERT, MiniLM ``L_at``), METHODS.md sections 6 and 7.
+    """Attention transfer on softmaxed distributions: MobileBERT (Sun et al., ACL 2020, arXiv:2004.02984) and MiniLM's
+    ``L_at`` (Wang et al., NeurIPS 2020, arXiv:2002.10957).
 
     ``[batch, heads, seq, seq]`` attention probabilities (each query row sums to 1 over the real keys), equal head
     counts. Per example: ``(1 / (h * |x|)) * sum_heads sum_{real queries i} KL(A_t[i] || A_s[i])``, the KL summed
@@ -446,7 +452,8 @@ def relation_kl_loss(
     mask: torch.Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> torch.Tensor:
-    """Self-attention relation KL: MiniLM's value relation and MiniLMv2's Q-Q / K-K / V-V, METHODS.md section 7.
+    """Self-attention relation KL: MiniLM's value relation (Wang et al., NeurIPS 2020, arXiv:2002.10957) and
+    MiniLMv2's Q-Q / K-K / V-V relations (Wang et al., Findings of ACL 2021, arXiv:2012.15828).
 
     ``student_states [batch, seq, d_s]`` and ``teacher_states [batch, seq, d_t]`` are one layer's concatenated
     query, key or value vectors (the widths may differ). Each is split into ``A_r = num_relation_heads`` heads of

@@ -1,4 +1,5 @@
-"""FastBERT (Liu et al., 2020; METHODS.md section 9): branch classifiers, self-distillation, adaptive inference.
+"""FastBERT: branch classifiers, self-distillation, adaptive inference. Liu et al., "FastBERT: a Self-distilling
+BERT with Adaptive Inference Time", ACL 2020, https://arxiv.org/abs/2004.02178.
 
 [`FastBertForSequenceClassification`] wraps an ordinary ``*ForSequenceClassification`` model (the "backbone": BERT,
 RoBERTa, XLM-RoBERTa or MPNet) and adds a small branch classifier after each of its layers but the last; the last

@@ -27,6 +27,7 @@ from .intermediate import (
     projections_of,
 )
 from .losses import hard_label_loss, logit_kd_loss
+from .papers import Paper, cites
 from .schedules import schedule_factor, two_stage_schedule
 from .teacher import (
     check_teacher_student,
@@ -36,9 +37,21 @@ from .teacher import (
     tokenizer_mismatch,
 )
 
+HINTON = Paper(
+    "Hinton et al.",
+    2015,
+    "Distilling the Knowledge in a Neural Network",
+    "arXiv",
+    "https://arxiv.org/abs/1503.02531",
+    "logit distillation",
+    "the student matches the teacher's softened outputs",
+)
 
+
+@cites(HINTON, "logit")
 class DistillationTrainer(HubMixin, Trainer):
-    """A drop-in `Trainer` that trains ``model`` (the student) to match ``teacher_model`` (METHODS.md section 1).
+    """A drop-in `Trainer` that trains ``model`` (the student) to match ``teacher_model`` (Hinton et al.,
+    "Distilling the Knowledge in a Neural Network", 2015, https://arxiv.org/abs/1503.02531).
 
     Per example, with ``z_s``/``z_t`` the student/teacher logits and ``T`` the temperature:
 
@@ -46,9 +59,10 @@ class DistillationTrainer(HubMixin, Trainer):
 
     or the distillation term alone for an example without a label (no ``labels`` in the batch, or label -100).
     With ``args.intermediate_terms`` (or ``args.distill_preset``), the weighted intermediate-layer terms are added
-    for every example (METHODS.md sections 3-7), or replace the objective above during an intermediate phase
-    (``args.distill_phases``); see [`IntermediateDistiller`]. Their projections (width mismatch) train with the
-    student, are saved in checkpoints (``distill_projections.safetensors``) and never in the exported student.
+    for every example (each preset's paper: `hf_distill.terms`), or replace the objective above during an
+    intermediate phase (``args.distill_phases``); see [`IntermediateDistiller`]. Their projections (width mismatch)
+    train with the student, are saved in checkpoints (``distill_projections.safetensors``) and never in the exported
+    student.
     Every term is summed over the examples of the whole optimizer step and divided by their number (gathered
     across processes), so gradient accumulation and several processes give the same update as one large batch.
 

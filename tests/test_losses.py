@@ -1,4 +1,4 @@
-"""Loss functions against values computed by hand (plain Python floats) from METHODS.md section 1."""
+"""Loss functions against values computed by hand (plain Python floats) from each loss's formula."""
 
 import math
 
@@ -133,7 +133,7 @@ def test_hard_label_regression_and_multi_label():
         hard_label_loss(logits, labels, problem_type="ranking")
 
 
-# ---- Intermediate losses (METHODS.md sections 3-7), by hand on [batch=2, seq=3] with the last token of example 2
+# ---- Intermediate losses, by hand on [batch=2, seq=3] with the last token of example 2
 # padded; padded positions hold wild values that must not change anything. ----
 
 MASK = [[1, 1, 1], [1, 1, 0]]

@@ -40,25 +40,11 @@ from transformers import TrainingArguments
 
 from ..arguments import DistillationTrainingArguments
 from ..glue import GLUE_TASKS
+from ..papers import PAPERS
 from .redaction import redact
 
 TEMPLATE_PATH = Path(__file__).parent / "templates" / "distilled_student.md"
 
-METHODS = {
-    "logit": "logit distillation (Hinton et al., 2015): the student matches the teacher's softened outputs",
-    "bilstm": "distilled BiLSTM (Tang et al., 2019): a BiLSTM student regresses the teacher's logits",
-    "distilbert": "DistilBERT-style distillation (Sanh et al., 2019): soft targets plus hidden-state cosine loss",
-    "pkd": "patient knowledge distillation, BERT-PKD (Sun et al., 2019): the student also matches normalised "
-    "[CLS] states of chosen teacher layers",
-    "tinybert": "TinyBERT-style distillation (Jiao et al., 2020): embeddings, hidden states, attention maps, logits",
-    "mobilebert": "MobileBERT-style layer-wise transfer (Sun et al., 2020)",
-    "minilm": "MiniLM self-attention distillation (Wang et al., 2020)",
-    "theseus": "BERT-of-Theseus module replacement (Xu et al., 2020): the student's modules progressively replace "
-    "the teacher's; only the student's are kept",
-    "fastbert": "FastBERT self-distillation into early-exit classifiers (Liu et al., 2020)",
-    "early_exit": "self-distillation into early-exit classifiers (FastBERT, Liu et al., 2020)",
-    "metadistil": "MetaDistil (Zhou et al., 2022): the teacher learns from the student's feedback",
-}
 PIPELINE_TAGS = {
     "ForSequenceClassification": "text-classification",
     "ForTokenClassification": "token-classification",
@@ -251,14 +237,15 @@ def _template_values(results: Mapping[str, Any], repo_id: str | None, model_name
     teacher = results.get("teacher") or {}
     values, dataset = derived(results), dataset_info(results)
     method = results.get("distill_method") or "logit"
-    description = METHODS.get(method, f"the `{method}` method")
+    paper = PAPERS.get(method)
+    description = paper.description if paper else f"the `{method}` method"
     summary = f"A student model distilled from {_model_label(teacher) if teacher else 'a teacher'} with "
     summary += description.split(":")[0] + (f" on {dataset['name']}." if dataset else ".")
     return {
         "model_name": model_name,
         "summary": summary,
         "details": _details(results, data, dataset),
-        "method_description": f"Method: {description}.",
+        "method_description": f"Method: {description}." + (f" Paper: {paper.citation}." if paper else ""),
         "settings": [(name, _format(value)) for name, value in _settings(results.get("config") or {}, method).items()],
         "results_table": _results_table(results, values["metric"], dataset),
         "results_notes": _results_notes(results, values),

@@ -1,7 +1,7 @@
 """Data augmentation for task distillation (Distilled BiLSTM, Tang et al. 2019; TinyBERT, Jiao et al. 2020).
 
-Each augmented copy of a text is made word by word (words = whitespace-separated), then as a whole
-(METHODS.md sections 2 and 5):
+Each augmented copy of a text is made word by word (words = whitespace-separated), then as a whole (Tang et al.,
+arXiv:1903.12136, section 3.2; Jiao et al., arXiv:1909.10351, section 3.3):
 
 - with probability ``mask_prob`` a word becomes the mask token (``[MASK]``);
 - else with probability ``replace_prob`` it is replaced by a candidate word: one of the ``top_k`` predictions of
@@ -30,6 +30,8 @@ from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 
 from ..cache import add_teacher_logits
+from ..papers import cites
+from ..terms import TINYBERT
 
 
 @dataclass
@@ -76,6 +78,7 @@ def whole_word_vocabulary(tokenizer: PreTrainedTokenizerBase) -> dict[str, int]:
     return {word: index for (word, index), ids in zip(kept, encoded) if ids == [index]}
 
 
+@cites(TINYBERT)
 class Augmenter:
     """Makes augmented copies of texts (see the module docstring for the operations).
 

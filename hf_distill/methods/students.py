@@ -1,4 +1,5 @@
-"""Students built from a teacher in one call (METHODS.md section 11): shallower, narrower, ALBERT-like.
+"""Students built from a teacher in one call: shallower (DistilBERT's and BERT-PKD's layer copies), narrower
+(TinyBERT's shape), ALBERT-like (Lan et al., ICLR 2020, https://arxiv.org/abs/1909.11942).
 
 Every student is an ordinary `PreTrainedModel`: ``save_pretrained`` then ``AutoModelFor*.from_pretrained`` loads it
 back with the same outputs.

@@ -168,7 +168,7 @@ register(
 )
 
 
-# ---- BERT-of-Theseus (issue 5) ----
+# ---- BERT-of-Theseus (Xu et al., EMNLP 2020) ----
 
 
 def _theseus_student(context: MethodContext) -> PreTrainedModel:
@@ -205,7 +205,7 @@ register(
 )
 
 
-# ---- FastBERT (METHODS.md section 9) ----
+# ---- FastBERT (Liu et al., ACL 2020) ----
 
 
 class _SaveSpeed(TrainerCallback):
@@ -273,7 +273,7 @@ register(
 )
 
 
-# ---- MetaDistil (issue 9) ----
+# ---- MetaDistil (Zhou et al., ACL 2022) ----
 
 
 def _gold_row_quiz(train: datasets.Dataset, quiz_size: float, seed: int) -> tuple[datasets.Dataset, datasets.Dataset]:
@@ -311,7 +311,7 @@ register(
 )
 
 
-# ---- Distilled BiLSTM (issue 9) ----
+# ---- Distilled BiLSTM (Tang et al., 2019) ----
 
 
 def _bilstm_student(context: MethodContext) -> PreTrainedModel:

@@ -65,7 +65,7 @@ def test_narrow_student_tinybert4_shape(tmp_path):
     config = student.config
     assert (config.num_hidden_layers, config.hidden_size, config.intermediate_size) == (4, 312, 1200)
     assert (config.num_attention_heads, config.vocab_size, config.num_labels) == (12, 30522, 2)
-    assert count_parameters(student) / 1e6 == pytest.approx(14.5, abs=0.2)  # TinyBERT-4 (METHODS.md section 5)
+    assert count_parameters(student) / 1e6 == pytest.approx(14.5, abs=0.2)  # TinyBERT-4 (Jiao et al., 2020)
     round_trip_logits_match(narrow_student(tiny_encoder("mpnet").config, 2, 24, 48, 4), tmp_path / "mpnet")
     distil = narrow_student(tiny_encoder("distilbert").config, 2, 24, 40, 4, num_labels=5)
     assert (distil.config.dim, distil.config.hidden_dim, distil.config.num_labels) == (24, 40, 5)

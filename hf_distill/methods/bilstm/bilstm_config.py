@@ -9,12 +9,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ...papers import Paper, cites
+
 __all__ = ["BiLSTMArguments"]
 
+TANG = Paper(
+    "Tang et al.",
+    2019,
+    "Distilling Task-Specific Knowledge from BERT into Simple Neural Networks",
+    "arXiv",
+    "https://arxiv.org/abs/1903.12136",
+    "distilled BiLSTM",
+    "a BiLSTM student regresses the teacher's logits",
+)
 
+
+@cites(TANG, "bilstm")
 @dataclass
 class BiLSTMArguments:
-    """The BiLSTM student's shape (METHODS.md section 2); it reads the teacher's tokenizer output."""
+    """The BiLSTM student's shape (Tang et al., 2019); it reads the teacher's tokenizer output."""
 
     bilstm_embedding_size: int = field(default=300, metadata={"help": "BiLSTM: word-embedding width."})
     bilstm_hidden_size: int = field(default=300, metadata={"help": "BiLSTM: LSTM state size per direction."})

@@ -1,4 +1,5 @@
-"""The Distilled BiLSTM student (Tang et al., 2019), METHODS.md section 2, as a `PreTrainedModel`.
+"""The Distilled BiLSTM student as a `PreTrainedModel`: Tang et al., "Distilling Task-Specific Knowledge from BERT
+into Simple Neural Networks", 2019, https://arxiv.org/abs/1903.12136.
 
 Word embeddings -> BiLSTM -> the concatenated final states of both directions ``h = [h_fwd, h_bwd]`` -> ReLU MLP ->
 logits. For sentence pairs each side is encoded on its own and the head reads ``[h1, h2, h1 * h2, |h1 - h2|]``.

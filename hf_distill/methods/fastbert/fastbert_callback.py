@@ -14,11 +14,14 @@ import torch
 from transformers import TrainerCallback
 
 from ...modeling_fastbert import FastBertForSequenceClassification
+from ...papers import cites
 from ...schedules import restarted_schedule
+from .fastbert_config import FASTBERT
 
 __all__ = ["FastBertStageCallback"]
 
 
+@cites(FASTBERT)
 class FastBertStageCallback(TrainerCallback):
     """Runs FastBERT's two stages in one `Trainer` run: stage 1 (backbone) for ``backbone_epochs``, then stage 2.
 

@@ -10,10 +10,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ...modeling_fastbert import BRANCH_POOLINGS, check_speed
+from ...papers import Paper, cites
 
 __all__ = ["FastBertArguments"]
 
+FASTBERT = Paper(
+    "Liu et al.",
+    2020,
+    "FastBERT: a Self-distilling BERT with Adaptive Inference Time",
+    "ACL",
+    "https://arxiv.org/abs/2004.02178",
+    "FastBERT self-distillation into early-exit classifiers",
+)
 
+
+@cites(FASTBERT, "fastbert", "early_exit")
 @dataclass
 class FastBertArguments:
     """``--distill_method fastbert``: early exits trained by self-distillation, then the speed table."""

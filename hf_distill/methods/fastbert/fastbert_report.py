@@ -243,7 +243,7 @@ def write_speed_results(
     "<output_dir>/fastbert_speed_curve.png", "best_2x_within_1_point": row or None}`` for its ``results.json``.
 
     ``best_2x_within_1_point`` is the row with the largest layer reduction among those running at least 2x fewer
-    layers than the full model while losing at most 1 point of accuracy (the target of the FastBERT issue).
+    layers than the full model while losing at most 1 point of accuracy (the target this library sets for FastBERT).
     """
     rows = speed_report(
         model, features, collate, speeds, batch_sizes=batch_sizes, timing_rows=timing_rows, repeats=repeats,

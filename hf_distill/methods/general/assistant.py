@@ -1,4 +1,5 @@
-"""Teacher-assistant distillation (MiniLM, METHODS.md section 7): teacher -> assistant -> student, chained.
+"""Teacher-assistant distillation (MiniLM: Wang et al., NeurIPS 2020, https://arxiv.org/abs/2002.10957; Mirzadeh et
+al., AAAI 2020, https://arxiv.org/abs/1902.03393): teacher -> assistant -> student, chained.
 
 When the gap between teacher and student is large, the teacher is first distilled into a mid-sized assistant, and
 the assistant is then distilled into the student. [`chain_distillation`] runs such a chain (any length) as

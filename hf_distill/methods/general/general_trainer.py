@@ -1,8 +1,8 @@
 """Task-agnostic (general, pre-training) distillation on raw text: presets, arguments and the trainer.
 
-A general-distilled student is a small encoder trained to imitate a *pre-trained* (not fine-tuned) teacher on raw
-text; a user fine-tunes or task-distils it afterwards. The presets (METHODS.md sections 3, 5, 6, 7) are settings of
-the same `DistillationTrainer` machinery, expanded by [`GeneralDistillationArguments`]:
+A general-distilled student is a small encoder trained to imitate a *pre-trained* (not fine-tuned) teacher on raw text;
+a user fine-tunes or task-distils it afterwards. The presets (papers: ``general_config.py``) are settings of the same
+`DistillationTrainer` machinery, expanded by [`GeneralDistillationArguments`]:
 
 - ``distilbert``: ``L = a_ce * L_kd(MLM logits, T=2) + a_mlm * L_mlm + a_cos * L_cos(last hidden states)`` with the
   reference weights 5 / 2 / 1. Teacher and student need a masked-LM head (``*ForMaskedLM``).
@@ -72,7 +72,7 @@ def _no_mlm_head_message(who: str, detail: str) -> str:
 
 
 class GeneralDistillationTrainer(DistillationTrainer):
-    """`DistillationTrainer` for task-agnostic distillation (METHODS.md sections 3, 5, 6, 7).
+    """`DistillationTrainer` for task-agnostic distillation (the presets of ``general_config.py``).
 
     On top of the parent it: refuses, before any training, a teacher or student without a masked-LM head when the
     objective needs one; adds [`MaskingEpochCallback`] for a [`DynamicMaskingCollator`]; builds the

@@ -1,4 +1,5 @@
-"""MobileBERT's progressive knowledge transfer (METHODS.md section 6) as a `TrainerCallback`.
+"""MobileBERT's progressive knowledge transfer (Sun et al., "MobileBERT: a Compact Task-Agnostic BERT for
+Resource-Limited Devices", ACL 2020, https://arxiv.org/abs/2004.02984) as a `TrainerCallback`.
 
 Training is cut into stages of ``stage_steps`` optimizer steps. Stage ``l`` (0-based, ``l < num_stages``) trains the
 student's encoder layer ``l + 1`` (layers numbered 1..M as in `hf_distill.layers`, 0 = embeddings) on that layer's
@@ -24,10 +25,13 @@ from transformers import TrainerCallback, TrainerControl, TrainerState, Training
 from transformers.trainer_callback import ExportableState
 
 from ...layers import encoder_layers
+from ...papers import cites
+from ...terms import MOBILEBERT
 
 logger = logging.getLogger(__name__)
 
 
+@cites(MOBILEBERT)
 class ProgressiveTransferCallback(TrainerCallback, ExportableState):
     """Stage-wise layer training: stage ``l`` trains encoder layer ``l + 1``; lower layers frozen or at a reduced LR.
 

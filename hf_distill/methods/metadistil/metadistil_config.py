@@ -10,15 +10,26 @@ import math
 from dataclasses import dataclass, field
 
 from ...arguments import DistillationTrainingArguments
+from ...papers import Paper, cites
 
 __all__ = ["MetaDistilTrainingArguments"]
 
 TEACHER_OPTIMIZERS = ("adamw", "sgd")
+METADISTIL = Paper(
+    "Zhou et al.",
+    2022,
+    "BERT Learns to Teach: Knowledge Distillation with Meta Learning",
+    "ACL",
+    "https://arxiv.org/abs/2106.04570",
+    "MetaDistil",
+    "the teacher learns from the student's feedback",
+)
 
 
+@cites(METADISTIL, "metadistil")
 @dataclass
 class MetaDistilTrainingArguments(DistillationTrainingArguments):
-    """[`DistillationTrainingArguments`] plus MetaDistil's teacher-update and quiz settings (METHODS.md section 10)."""
+    """[`DistillationTrainingArguments`] plus MetaDistil's teacher-update and quiz settings."""
 
     teacher_learning_rate: float = field(
         default=1e-5,

@@ -1,4 +1,5 @@
-"""MetaDistil (Zhou et al., ACL 2022): a teacher that learns to teach, METHODS.md section 10.
+"""MetaDistil: a teacher that learns to teach. Zhou et al., "BERT Learns to Teach: Knowledge Distillation with Meta
+Learning", ACL 2022, https://arxiv.org/abs/2106.04570.
 
 Each optimizer step, with a training batch ``x`` and a quiz batch ``q`` (a held-out split of the training data):
 
@@ -8,7 +9,7 @@ Each optimizer step, with a training batch ``x`` and a quiz batch ``q`` (a held-
 3. the real update of ``S`` on ``L_s(x; S, T)`` with the updated teacher (the ordinary `DistillationTrainer` step).
 
 ``L_s`` is the library's distillation objective: per example ``(1 - alpha) * task + alpha * kd`` (``kd`` alone when
-unlabeled), averaged over the batch. (METHODS.md writes it with ``alpha`` on the task term; the library convention
+unlabeled), averaged over the batch. (The paper writes it with ``alpha`` on the task term; the library convention
 puts ``alpha`` on the distillation term. The paper's setting ``alpha = 0.5`` is the same either way.)
 """
 
@@ -28,8 +29,9 @@ from transformers import PreTrainedModel
 from ...arguments import as_distillation_arguments
 from ...data import TEACHER_PREFIX, split_teacher_inputs
 from ...losses import hard_label_loss, logit_kd_loss
+from ...papers import cites
 from ...trainer import DistillationTrainer
-from .metadistil_config import MetaDistilTrainingArguments
+from .metadistil_config import METADISTIL, MetaDistilTrainingArguments
 
 TEACHER_DIR = "teacher"
 TEACHER_OPTIMIZER_NAME = "teacher_optimizer.pt"
@@ -138,8 +140,9 @@ def meta_gradient(
     return value.detach(), dict(zip(teacher_params, teacher_grads))
 
 
+@cites(METADISTIL)
 class MetaDistilTrainer(DistillationTrainer):
-    """`DistillationTrainer` whose teacher learns from the student's quiz results (MetaDistil, METHODS.md §10).
+    """`DistillationTrainer` whose teacher learns from the student's quiz results (MetaDistil, Zhou et al., 2022).
 
     Each training step runs the pilot update and the teacher's meta-update ([`meta_gradient`]), then the ordinary
     distillation step with the updated teacher. Costs about 2-4x the time and memory of plain KD per step

@@ -1,4 +1,5 @@
-"""BERT-of-Theseus (METHODS.md section 8): progressive module replacement, as a model wrapper and a callback.
+"""BERT-of-Theseus: progressive module replacement, as a model wrapper and a callback. Xu et al., "BERT-of-Theseus:
+Compressing BERT by Progressive Module Replacing", EMNLP 2020, https://arxiv.org/abs/2002.02925.
 
 The fine-tuned predecessor's ``L`` encoder layers are split into ``n`` consecutive groups ``prd_i``; each group gets
 a successor ``scc_i`` (one layer, a copy of a predecessor layer). In every training forward each module draws
@@ -34,7 +35,17 @@ from transformers import PreTrainedModel, TrainerCallback
 from transformers.trainer_callback import ExportableState
 
 from ...layers import encoder_layers, encoder_layers_prefix
+from ...papers import Paper, cites
 
+THESEUS = Paper(
+    "Xu et al.",
+    2020,
+    "BERT-of-Theseus: Compressing BERT by Progressive Module Replacing",
+    "EMNLP",
+    "https://arxiv.org/abs/2002.02925",
+    "BERT-of-Theseus module replacement",
+    "the student's modules progressively replace the teacher's; only the student's are kept",
+)
 SUCCESSOR_INITS = ("first", "group_first", "group_last")
 SCHEDULES = ("constant", "linear")
 
@@ -133,7 +144,7 @@ def theseus_model(
     seed: int = 0,
     copy_predecessor: bool = True,
 ) -> PreTrainedModel:
-    """Wrap a fine-tuned ``predecessor`` for BERT-of-Theseus training (METHODS.md section 8).
+    """Wrap a fine-tuned ``predecessor`` for BERT-of-Theseus training (Xu et al., 2020).
 
     Args:
         predecessor: a fine-tuned encoder model (e.g. ``BertForSequenceClassification``, ``MPNetFor...``).
@@ -266,6 +277,7 @@ def _check_rate(rate: float, name: str) -> float:
 # ---- The replacement rate over training ----
 
 
+@cites(THESEUS, "theseus")
 class ReplacementScheduler(TrainerCallback, ExportableState):
     """Sets the replacement rate ``p`` of a [`theseus_model`] at the start of every optimizer step ``t``.
 

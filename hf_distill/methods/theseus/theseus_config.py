@@ -11,14 +11,16 @@ from dataclasses import dataclass, field
 
 from transformers import PreTrainedModel
 
-from .modeling_theseus import SCHEDULES, SUCCESSOR_INITS, ReplacementScheduler, theseus_model
+from ...papers import cites
+from .modeling_theseus import SCHEDULES, SUCCESSOR_INITS, THESEUS, ReplacementScheduler, theseus_model
 
 __all__ = ["TheseusArguments"]
 
 
+@cites(THESEUS)
 @dataclass
 class TheseusArguments:
-    """BERT-of-Theseus settings (METHODS.md section 8) for `HfArgumentParser`, next to the `TrainingArguments`
+    """BERT-of-Theseus settings for `HfArgumentParser`, next to the `TrainingArguments`
     (prefixed ``theseus_`` so they can share a parser with other methods' settings). Valid at their defaults;
     [`build_model`] wraps the predecessor (and needs ``theseus_successor_layers`` or ``theseus_predecessor_groups``),
     [`scheduler`] gives the [`ReplacementScheduler`]."""

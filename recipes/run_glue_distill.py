@@ -27,6 +27,7 @@ import shutil
 import sys
 import time
 import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,7 @@ from hf_distill.hub.redaction import redact_command
 from hf_distill.methods.augmentation import AugmentationConfig, Augmenter, label_with_teacher
 from hf_distill.recipes.arguments import DataArguments, ModelArguments, parse_arguments
 from hf_distill.recipes.config import early_value
-from hf_distill.recipes.methods import MethodContext, build_student, get_method
+from hf_distill.recipes.methods import Method, MethodContext, build_student, get_method
 from hf_distill.recipes.report import (
     RESULTS_FILE,
     configuration,
@@ -221,7 +222,35 @@ def run_teacher_stage(model_args, data_args, training_args, task, train, evals) 
     }
 
 
+@dataclass
+class DistillRun:
+    """What the phases of a distillation run hand on to each other."""
+
+    method: Method
+    context: MethodContext
+    teacher: PreTrainedModel
+    teacher_tokenizer: PreTrainedTokenizerBase
+    use_logits: bool
+    teacher_prefix: str = ""
+    train: datasets.Dataset | None = None
+    evals: dict[str, datasets.Dataset] = field(default_factory=dict)
+    teacher_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    cache_info: dict[str, Any] | None = None
+    augmented_rows: int = 0
+
+
 def run_distill_stage(model_args, data_args, training_args, method_args, task, train, evals) -> dict[str, Any]:
+    """Distil the teacher into the method's student: models, data, training, then measurement."""
+    run = load_models(model_args, data_args, training_args, method_args, task)
+    prepare_data(run, train, evals)
+    trainer, train_output, student = train_student(run)
+    return measure(run, trainer, train_output, student)
+
+
+# ---- Distillation, phase 1: the teacher and the method's student ----
+
+
+def load_models(model_args, data_args, training_args, method_args, task) -> DistillRun:
     method = get_method(model_args.distill_method)
     teacher_path = model_args.teacher_model_name_or_path
     teacher = load_task_teacher(teacher_path, task, training_args.teacher_model_init_kwargs)
@@ -260,45 +289,71 @@ def run_distill_stage(model_args, data_args, training_args, method_args, task, t
     if training_args.teacher_dtype not in (None, "float32", "auto"):
         teacher = teacher.to(getattr(torch, training_args.teacher_dtype))
     teacher.to(training_args.device)
+    context.student = student
+    return DistillRun(method, context, teacher, teacher_tokenizer, use_logits)
 
-    augmented_rows = 0
+
+# ---- Distillation, phase 2: augmentation, tokenization, the teacher's dev metrics and logits ----
+
+
+def prepare_data(run: DistillRun, train: datasets.Dataset, evals: dict[str, datasets.Dataset]) -> None:
+    context, teacher, teacher_tokenizer = run.context, run.teacher, run.teacher_tokenizer
+    task, tokenizer, data_args, training_args = (
+        context.task,
+        context.tokenizer,
+        context.data_args,
+        context.training_args,
+    )
     if data_args.augment_copies > 0:
         augmented = augment(train, task, teacher, teacher_tokenizer, data_args, training_args)
-        augmented_rows = len(augmented)
+        run.augmented_rows = len(augmented)
         train = datasets.concatenate_datasets([train.add_column("augmented_from", [-1] * len(train)), augmented])
 
     separate = tokenizers_differ(tokenizer, teacher_tokenizer)
-    teacher_prefix = "teacher_" if separate else ""
+    run.teacher_prefix = "teacher_" if separate else ""
 
     def prepare(dataset: datasets.Dataset) -> datasets.Dataset:
         dataset = tokenize(dataset, task, tokenizer, data_args.max_seq_length)
         if separate:
-            dataset = tokenize(dataset, task, teacher_tokenizer, data_args.max_seq_length, prefix=teacher_prefix)
+            dataset = tokenize(dataset, task, teacher_tokenizer, data_args.max_seq_length, prefix=run.teacher_prefix)
         return dataset
 
     train_tok = prepare(train)
-    evals_tok = {split: prepare(ds) for split, ds in evals.items()}
-    teacher_metrics, teacher_logits = evaluate_splits(
-        teacher, evals_tok, task, teacher_tokenizer, teacher_prefix, training_args, "Teacher"
+    run.evals = {split: prepare(ds) for split, ds in evals.items()}
+    run.teacher_metrics, teacher_logits = evaluate_splits(
+        teacher, run.evals, task, teacher_tokenizer, run.teacher_prefix, training_args, "Teacher"
     )
 
-    cache_info = None
-    if use_logits or data_args.augment_hard_labels:
+    if run.use_logits or data_args.augment_hard_labels:
         with training_args.main_process_first(desc="teacher logits"):
-            logits, cache_info = training_teacher_logits(
-                teacher, train_tok, teacher_tokenizer, task, teacher_path, data_args, training_args
+            logits, run.cache_info = training_teacher_logits(
+                teacher,
+                train_tok,
+                teacher_tokenizer,
+                task,
+                context.model_args.teacher_model_name_or_path,
+                data_args,
+                training_args,
             )
         train_tok = label_with_teacher(train_tok, logits, hard_labels=data_args.augment_hard_labels)
-        if not use_logits:
+        if not run.use_logits:
             train_tok = train_tok.remove_columns("teacher_logits")
-    eval_tok = evals_tok[task.main_eval_split]
-    if use_logits:
+    eval_tok = run.evals[task.main_eval_split]
+    if run.use_logits:
         eval_tok = add_teacher_logits(eval_tok, teacher_logits[task.main_eval_split])
 
-    context.student, context.train_dataset, context.eval_dataset = student, train_tok, eval_tok
-    context.teacher = None if use_logits else teacher
+    run.train = context.train_dataset = train_tok
+    context.eval_dataset = eval_tok
+    context.teacher = None if run.use_logits else teacher
     context.data_collator = DistillationDataCollator(tokenizer, teacher_tokenizer if separate else None)
-    trainer = method.build_trainer(context)
+
+
+# ---- Distillation, phase 3: training; the exported student is saved ----
+
+
+def train_student(run: DistillRun) -> tuple[Trainer, Any, PreTrainedModel]:
+    method, training_args = run.method, run.context.training_args
+    trainer = method.build_trainer(run.context)
     train_output = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     export = method.export_student or (lambda trained: trained.accelerator.unwrap_model(trained.model))
     student = export(trainer)
@@ -307,7 +362,17 @@ def run_distill_stage(model_args, data_args, training_args, method_args, task, t
     trainer.save_model(training_args.output_dir, _internal_call=True)
     if student is not trainer.accelerator.unwrap_model(trainer.model) and training_args.process_index == 0:
         student.save_pretrained(training_args.output_dir)
-    student_metrics, _ = evaluate_splits(student, evals_tok, task, tokenizer, "", training_args, "Student")
+    return trainer, train_output, student
+
+
+# ---- Distillation, phase 4: the student's dev metrics, speed and size against the teacher's ----
+
+
+def measure(run: DistillRun, trainer: Trainer, train_output: Any, student: PreTrainedModel) -> dict[str, Any]:
+    context, method, teacher = run.context, run.method, run.teacher
+    task, tokenizer, model_args = context.task, context.tokenizer, context.model_args
+    data_args, training_args = context.data_args, context.training_args
+    student_metrics, _ = evaluate_splits(student, run.evals, task, tokenizer, "", training_args, "Student")
     method_results = None
     if method.report is not None and training_args.process_index == 0:
         method_results = method.report(trainer, context, student)
@@ -322,16 +387,17 @@ def run_distill_stage(model_args, data_args, training_args, method_args, task, t
             device=training_args.device,
         )
         speed["teacher_seconds"] = inference_seconds(
-            teacher, evals_tok[main], teacher_tokenizer, teacher_prefix, **common
+            teacher, run.evals[main], run.teacher_tokenizer, run.teacher_prefix, **common
         )
-        speed["student_seconds"] = inference_seconds(student, evals_tok[main], tokenizer, "", **common)
+        speed["student_seconds"] = inference_seconds(student, run.evals[main], tokenizer, "", **common)
     trainer.accelerator.wait_for_everyone()
 
+    teacher_metrics = run.teacher_metrics
     teacher_params, student_params = parameter_count(teacher), parameter_count(student)
     return {
         "distill_method": method.name,
         "teacher": {
-            "name_or_path": teacher_path,
+            "name_or_path": model_args.teacher_model_name_or_path,
             "metrics": teacher_metrics[main],
             "metrics_by_split": teacher_metrics,
             "parameters": teacher_params,
@@ -351,12 +417,12 @@ def run_distill_stage(model_args, data_args, training_args, method_args, task, t
         },
         "compression_ratio": teacher_params / student_params,
         "inference_speedup": ratio(speed["teacher_seconds"], speed["student_seconds"]),
-        "inference": {"examples": len(evals_tok[main]), **common, "device": str(training_args.device)}
+        "inference": {"examples": len(run.evals[main]), **common, "device": str(training_args.device)}
         if common
         else None,
-        "train": {**train_summary(train_output, trainer, len(train_tok)), "augmented_rows": augmented_rows},
-        "teacher_cache": cache_info,
-        "trained_from_teacher_logits": use_logits,
+        "train": {**train_summary(train_output, trainer, len(run.train)), "augmented_rows": run.augmented_rows},
+        "teacher_cache": run.cache_info,
+        "trained_from_teacher_logits": run.use_logits,
         **({"method_results": method_results} if method.report is not None else {}),
     }
 

@@ -1,10 +1,12 @@
 """Dynamic masking for masked-LM distillation: a fresh mask every epoch, reproducible from a seed.
 
-[`DynamicMaskingCollator`] is transformers' `DataCollatorForLanguageModeling` (15% of tokens chosen, 80% [MASK] /
-10% random / 10% kept, optional whole-word masking from token offsets) with one change: when ``seed`` is set, the
+[`DynamicMaskingCollator`] is transformers' `DataCollatorForLanguageModeling` (BERT's masking: 15% of tokens chosen,
+80% [MASK] / 10% random / 10% kept, Devlin et al., NAACL 2019, https://arxiv.org/abs/1810.04805; optional whole-word
+masking from token offsets) with one change: when ``seed`` is set, the
 mask of a block is drawn from a generator seeded by ``(seed, epoch, the block's token ids)``. So
 
-- masks are regenerated every epoch (RoBERTa's dynamic masking): ``epoch`` is part of the seed;
+- masks are regenerated every epoch (RoBERTa's dynamic masking, Liu et al., 2019, https://arxiv.org/abs/1907.11692):
+  ``epoch`` is part of the seed;
 - they are reproducible: the same seed gives the same masks, whatever the batch composition, the number of
   dataloader workers or processes, and after resuming from a checkpoint (the skipped batches are re-masked the same).
 

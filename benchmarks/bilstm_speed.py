@@ -17,17 +17,14 @@ import argparse
 import json
 import platform
 import statistics
-import sys
 import time
 from pathlib import Path
 
 import torch
+from sst2_common import TEACHER_DIR, dev_set
 from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-sys.path.insert(0, str(Path(__file__).parent))
-from sst2_common import TEACHER_DIR, dev_set  # noqa: E402
-
-import hf_distill  # noqa: E402, F401  (registers the BiLSTM for the Auto classes)
+import hf_distill  # noqa: F401  (registers the BiLSTM for the Auto classes)
 
 MAX_LENGTH = 64
 BATCHES = ((1, 200), (32, 12))  # (batch size, batches timed)

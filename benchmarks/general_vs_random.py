@@ -30,12 +30,14 @@ from __future__ import annotations
 
 import argparse
 import csv
+import importlib.util
 import json
 import os
 import platform
 import random
 import sys
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -50,12 +52,9 @@ from transformers import (
     set_seed,
 )
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from hf_distill import DistillationDataCollator, DistillationTrainer, DistillationTrainingArguments  # noqa: E402
-from hf_distill.general import build_general_student  # noqa: E402
-from hf_distill.hub import load_results  # noqa: E402
-from recipes.run_general_distill import main as run_general_distill  # noqa: E402
+from hf_distill import DistillationDataCollator, DistillationTrainer, DistillationTrainingArguments
+from hf_distill.hub.push import load_results
+from hf_distill.methods.general.general_trainer import build_general_student
 
 MODELS = os.environ.get("HF_DISTILL_MODELS", "/root/.cache/hf-distill-models")
 GLUE = "/work/shared/data/glue"
@@ -85,6 +84,15 @@ class TimeBudget(TrainerCallback):
         if time.perf_counter() - self.start > self.seconds:
             control.should_save = True
             control.should_training_stop = True
+
+
+def general_recipe() -> types.ModuleType:
+    """recipes/run_general_distill.py, loaded from its file (a script, not an installed module)."""
+    path = Path(__file__).resolve().parents[1] / "recipes" / "run_general_distill.py"
+    spec = importlib.util.spec_from_file_location("run_general_distill", path)
+    module = sys.modules[spec.name] = importlib.util.module_from_spec(spec)  # its dataclasses look it up there
+    spec.loader.exec_module(module)
+    return module
 
 
 def general_stage(opts: argparse.Namespace) -> None:
@@ -119,7 +127,7 @@ def general_stage(opts: argparse.Namespace) -> None:
         "--seed", "0", "--dataloader_num_workers", "0",
     ]  # fmt: skip
     start = time.perf_counter()
-    results = run_general_distill(argv, callbacks=[TimeBudget(opts.time_budget)])
+    results = general_recipe().main(argv, callbacks=[TimeBudget(opts.time_budget)])
     stage = results["stages"][-1]
     losses = [log for log in stage["log_history"] if "loss" in log]
     print(
@@ -252,7 +260,7 @@ def table(work: Path, teacher_path: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("stage", choices=["general", "task", "table"])
-    parser.add_argument("--work_dir", default="/work/artifacts/runs/issue-8")
+    parser.add_argument("--work_dir", default="/work/artifacts/runs/general-vs-random")
     parser.add_argument("--glue_dir", default=GLUE)
     parser.add_argument("--general_teacher", default=f"{MODELS}/minilm-l6")
     parser.add_argument("--task_teacher", default="/work/artifacts/teachers/minilm-sst2")

@@ -26,12 +26,10 @@ import time
 from pathlib import Path
 
 import torch
+from sst2_common import TEACHER_DIR, shuffled_train, three_layer_student
 from transformers import AutoModelForSequenceClassification, AutoTokenizer, TrainerCallback
 
-sys.path.insert(0, str(Path(__file__).parent))
-from sst2_common import TEACHER_DIR, shuffled_train, three_layer_student  # noqa: E402
-
-from hf_distill import (  # noqa: E402
+from hf_distill import (
     DistillationDataCollator,
     DistillationTrainer,
     DistillationTrainingArguments,

@@ -16,9 +16,8 @@ rerun skips the units already there (``--fresh`` starts over). ``--rows PATTERN 
 ``--teachers-dir`` holds the fine-tuned teachers ``<minilm|mpnet>-<sst2|mrpc|rte>`` (the quick suite needs the SST-2
 ones; the standard suite fine-tunes a missing one there with the recipe's teacher stage, the full suite with the
 harness); students keep layers of the pretrained checkpoints in ``--models-dir`` (``HF_DISTILL_MODELS``).
-Writes ``benchmarks/results/<suite>-<machine>.json``, ``.md`` and ``.png`` plots. Methods whose module is not in
-this checkout are listed as not available. Run timing work alone on the machine (``--shared-machine`` records
-that it was not).
+Writes ``benchmarks/results/<suite>-<machine>.json``, ``.md`` and ``.png`` plots. Run timing work alone on the
+machine (``--shared-machine`` records that it was not).
 """
 
 from __future__ import annotations
@@ -33,9 +32,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-from harness import machine, report, rows, rows_report, store, suites  # noqa: E402
+from harness import machine, report, rows, rows_report, store, suites
 
 SECTIONS = ("training", "seq_len_scaling", "inference", "quality")
 
@@ -199,7 +196,6 @@ def run_section_suite(options: argparse.Namespace) -> dict[str, Any]:
             "schema_version": 1,
             "suite": options.suite,
             "machine": info,
-            "features": machine.feature_status(),
             "settings": settings,
             "cases": cases,
             **{name: previous[name] for name in SECTIONS if name in previous},
@@ -216,13 +212,11 @@ def run_section_suite(options: argparse.Namespace) -> dict[str, Any]:
             return options.time_budget is None or time.perf_counter() - start <= options.time_budget
 
         runners = {
-            "training": lambda: sections.training_section(cases, settings["training"], results["features"]),
+            "training": lambda: sections.training_section(cases, settings["training"]),
             "seq_len_scaling": lambda: sections.seq_len_scaling(cases[0], settings["seq_len_scaling"]),
-            "inference": lambda: sections.inference(
-                cases, settings["inference"], results["features"], options.glue_dir
-            ),
+            "inference": lambda: sections.inference(cases, settings["inference"], options.glue_dir),
             "quality": lambda: sections.quality(
-                cases, settings["quality"], options.glue_dir, results["features"], options.reuse_quality,
+                cases, settings["quality"], options.glue_dir, options.reuse_quality,
                 options.quality_methods, results.get("quality"),
                 lambda unit: store.selected(unit, options.rows) and in_time(), keep_quality,
             ),

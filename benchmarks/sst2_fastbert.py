@@ -30,8 +30,8 @@ import datasets
 import torch
 from transformers import AutoTokenizer, DataCollatorWithPadding, Trainer, TrainingArguments
 
-from hf_distill.early_exit import FastBertForSequenceClassification, FastBertStageCallback
-from hf_distill.early_exit_report import format_report, write_speed_results
+from hf_distill.methods.fastbert import FastBertForSequenceClassification, FastBertStageCallback
+from hf_distill.methods.fastbert.fastbert_report import format_report, write_speed_results
 
 GLUE = Path(os.environ.get("HF_DISTILL_GLUE", "/work/shared/data/glue"))
 

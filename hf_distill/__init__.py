@@ -1,81 +1,121 @@
-"""hf_distill: knowledge distillation of BERT-family models as a drop-in `transformers.Trainer`."""
+"""hf_distill: knowledge distillation of BERT-family models as a drop-in `transformers.Trainer`.
+
+The package reads as its architecture:
+
+- the core, at the top: [`DistillationTrainer`] (``trainer.py``, the centre) and its arguments (``arguments.py``);
+  the pure losses (``losses.py``), intermediate terms and presets (``terms.py``, ``intermediate.py``), layer mapping
+  and attention capture (``layers.py``), teacher loading (``teacher.py``), data collation (``data.py``), the teacher
+  output cache (``cache.py``), GLUE tasks (``glue.py``), learning-rate stages (``schedules.py``);
+- ``methods/``: one place per paper method (student builders, data augmentation, BERT-of-Theseus, FastBERT,
+  MetaDistil, the Distilled BiLSTM, general distillation);
+- ``hub/``: pushing a student to the Hub, its model card, the ``hf_distill`` command;
+- ``recipes/``: the reusable part of the recipes in the repository's ``recipes/`` folder.
+"""
 
 __version__ = "0.1.0"
 
+# ---- Core: the trainer, its arguments, intermediate terms and layers ----
 from .arguments import DistillationTrainingArguments
-from .assistant import ChainStage, chain_distillation
-from .augment import AugmentationConfig, Augmenter
-from .bilstm import BiLSTMConfig, BiLSTMForSequenceClassification, init_embeddings_from_teacher
 from .cache import TeacherCacheMismatchError, add_teacher_logits, cached_teacher_logits, compute_teacher_logits
-from .corpus import load_text_corpus, pack_blocks
 from .data import DistillationDataCollator
-from .early_exit import FastBertConfig, FastBertForSequenceClassification, FastBertStageCallback
-from .early_exit_report import plot_speed_curve, speed_report
-from .general import GENERAL_PRESETS, GeneralDistillationArguments, GeneralDistillationTrainer, build_general_student
 from .glue import GLUE_TASKS, GlueTask, get_task, glue_metrics, load_glue
-from .hub import HubPushError, push_student
+
+# ---- Hub: push, model card ----
+from .hub import HubPushError, push_student, render_model_card
 from .layers import AttentionCapture, encoder_layers, map_layers
-from .masking import DynamicMaskingCollator, MaskingEpochCallback
-from .metadistil import MetaDistilTrainer, MetaDistilTrainingArguments
+
+# ---- Methods, one per paper ----
+from .methods.augmentation import AugmentationConfig, Augmenter
+from .methods.bilstm import (
+    BiLSTMArguments,
+    BiLSTMConfig,
+    BiLSTMForSequenceClassification,
+    init_embeddings_from_teacher,
+)
+from .methods.fastbert import (
+    FastBertArguments,
+    FastBertConfig,
+    FastBertForSequenceClassification,
+    FastBertStageCallback,
+    plot_speed_curve,
+    speed_report,
+)
+from .methods.general import (
+    GENERAL_PRESETS,
+    ChainStage,
+    DynamicMaskingCollator,
+    GeneralDistillationArguments,
+    GeneralDistillationTrainer,
+    MaskingEpochCallback,
+    ProgressiveTransferCallback,
+    build_general_student,
+    chain_distillation,
+    load_text_corpus,
+    pack_blocks,
+)
+from .methods.metadistil import MetaDistilTrainer, MetaDistilTrainingArguments
+from .methods.students import albert_student, narrow_student, shallow_student
+from .methods.theseus import ReplacementScheduler, TheseusArguments, export_successor, theseus_model
 from .metrics import GLUE_METRIC_PATH
-from .model_card import render_model_card
-from .progressive import ProgressiveTransferCallback
-from .students import albert_student, narrow_student, shallow_student
 from .terms import PRESETS, IntermediateTerm
-from .theseus import ReplacementScheduler, TheseusArguments, export_successor, theseus_model
 from .trainer import DistillationTrainer
 
 __all__ = [
-    "add_teacher_logits",
-    "albert_student",
-    "AttentionCapture",
-    "AugmentationConfig",
-    "Augmenter",
-    "BiLSTMConfig",
-    "BiLSTMForSequenceClassification",
-    "build_general_student",
-    "cached_teacher_logits",
-    "chain_distillation",
-    "ChainStage",
-    "compute_teacher_logits",
-    "DistillationDataCollator",
+    # core
     "DistillationTrainer",
     "DistillationTrainingArguments",
-    "DynamicMaskingCollator",
+    "DistillationDataCollator",
+    "IntermediateTerm",
+    "PRESETS",
+    "AttentionCapture",
     "encoder_layers",
-    "export_successor",
-    "FastBertConfig",
-    "FastBertForSequenceClassification",
-    "FastBertStageCallback",
-    "GENERAL_PRESETS",
-    "GeneralDistillationArguments",
-    "GeneralDistillationTrainer",
+    "map_layers",
+    "TeacherCacheMismatchError",
+    "add_teacher_logits",
+    "cached_teacher_logits",
+    "compute_teacher_logits",
+    "GLUE_TASKS",
+    "GlueTask",
     "get_task",
     "glue_metrics",
     "GLUE_METRIC_PATH",
-    "GLUE_TASKS",
-    "GlueTask",
-    "HubPushError",
-    "init_embeddings_from_teacher",
-    "IntermediateTerm",
     "load_glue",
-    "load_text_corpus",
-    "map_layers",
-    "MaskingEpochCallback",
+    # methods
+    "albert_student",
+    "narrow_student",
+    "shallow_student",
+    "AugmentationConfig",
+    "Augmenter",
+    "ReplacementScheduler",
+    "TheseusArguments",
+    "export_successor",
+    "theseus_model",
+    "FastBertArguments",
+    "FastBertConfig",
+    "FastBertForSequenceClassification",
+    "FastBertStageCallback",
+    "plot_speed_curve",
+    "speed_report",
     "MetaDistilTrainer",
     "MetaDistilTrainingArguments",
-    "narrow_student",
+    "BiLSTMArguments",
+    "BiLSTMConfig",
+    "BiLSTMForSequenceClassification",
+    "init_embeddings_from_teacher",
+    "GENERAL_PRESETS",
+    "GeneralDistillationArguments",
+    "GeneralDistillationTrainer",
+    "build_general_student",
+    "load_text_corpus",
     "pack_blocks",
-    "plot_speed_curve",
-    "PRESETS",
+    "DynamicMaskingCollator",
+    "MaskingEpochCallback",
     "ProgressiveTransferCallback",
+    "ChainStage",
+    "chain_distillation",
+    # hub
+    "HubPushError",
     "push_student",
     "render_model_card",
-    "ReplacementScheduler",
-    "shallow_student",
-    "speed_report",
-    "TeacherCacheMismatchError",
-    "theseus_model",
-    "TheseusArguments",
     "__version__",
 ]

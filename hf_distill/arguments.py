@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 import torch
 from transformers import TrainingArguments
@@ -22,16 +22,19 @@ PresetName = Literal[(None, *PRESETS)]
 PhaseName = Literal[(None, *DISTILL_PHASES)]
 
 
+ArgumentsT = TypeVar("ArgumentsT", bound="DistillationTrainingArguments")
+
+
 @dataclass
 class DistillationTrainingArguments(TrainingArguments):
     """Arguments of [`DistillationTrainer`]: everything `TrainingArguments` takes, plus the distillation settings.
 
-    The training objective (METHODS.md section 1) is, per example,
+    The training objective (Hinton et al., 2015, arXiv:1503.02531) is, per example,
 
         loss = (1 - alpha) * task_loss + alpha * kd_loss,   kd_loss = T^2 * KL(softmax(z_t/T) || softmax(z_s/T))
 
     and ``kd_loss`` alone for examples without a label, plus the weighted intermediate-layer terms
-    (``intermediate_terms``, or a ``distill_preset`` that expands into them; METHODS.md sections 3-7). Parsable with
+    (``intermediate_terms``, or a ``distill_preset`` that expands into them; see `hf_distill.terms`). Parsable with
     `HfArgumentParser` from the command line, JSON or YAML like any `TrainingArguments`.
 
     On a machine without an accelerator (CUDA, MPS, XPU, ...) ``dataloader_pin_memory`` is turned off, as
@@ -226,6 +229,15 @@ class DistillationTrainingArguments(TrainingArguments):
         """Upgrade a plain `TrainingArguments` (distillation settings at their defaults unless overridden)."""
         values = {f.name: getattr(args, f.name) for f in dataclasses.fields(args) if f.init}
         return cls(**{**values, **overrides})
+
+
+def as_distillation_arguments(args: TrainingArguments | None, cls: type[ArgumentsT]) -> ArgumentsT:
+    """``args`` as an instance of ``cls`` (`DistillationTrainingArguments` or a subclass) for a trainer: ``cls``'s
+    defaults when None; ``args`` itself when it is one already; else a plain (or less specific) `TrainingArguments`
+    upgraded, the settings it lacks at ``cls``'s defaults."""
+    if args is None:
+        return cls(output_dir="trainer_output")
+    return args if isinstance(args, cls) else cls.from_training_arguments(args)
 
 
 def _accelerator_available() -> bool:

@@ -36,17 +36,8 @@ from .layers import (
     resolve_layer,
     word_embeddings,
 )
-from .losses import (
-    attention_score_kl_loss,
-    attention_score_mse_loss,
-    cosine_embedding_loss,
-    embedding_mse_loss,
-    hidden_mse_loss,
-    input_gradient_loss,
-    pkd_cls_loss,
-    relation_kl_loss,
-)
-from .terms import TERM_LOSSES, IntermediateTerm
+from .losses import TERM_LOSSES, input_gradient_loss
+from .terms import IntermediateTerm
 
 logger = logging.getLogger(__name__)
 
@@ -206,7 +197,7 @@ class IntermediateDistiller:
                 s, t = s[:, 0], t[:, 0]
             if term.project:
                 s = projections[term.loss](s)
-            value = term.weight * _LOSS_FUNCTIONS[term.loss](s, t, mask, term.relation_heads)
+            value = term.weight * TERM_LOSSES[term.loss].per_example(s, t, mask, term.relation_heads)
             name = f"{term.loss}_loss"
             values[name] = values[name] + value if name in values else value
         return values
@@ -338,21 +329,6 @@ def _representation(loss: str, layer: int, outputs: Any, capture: AttentionCaptu
     if source == "scores":
         return capture.scores(layer)
     return capture.states(source, layer)
-
-
-_LOSS_FUNCTIONS = {
-    "hidden_mse": lambda s, t, mask, heads: hidden_mse_loss(s, t, mask, reduction="none"),
-    "embedding_mse": lambda s, t, mask, heads: embedding_mse_loss(s, t, mask, reduction="none"),
-    "cosine": lambda s, t, mask, heads: cosine_embedding_loss(s, t, mask, reduction="none"),
-    "pkd": lambda s, t, mask, heads: pkd_cls_loss(s, t, reduction="none"),
-    "attention_mse": lambda s, t, mask, heads: attention_score_mse_loss(s, t, mask, reduction="none"),
-    # From the scores (not outputs.attentions): the distributions before attention dropout, in log space.
-    "attention_kl": lambda s, t, mask, heads: attention_score_kl_loss(s, t, mask, reduction="none"),
-    **{
-        loss: lambda s, t, mask, heads: relation_kl_loss(s, t, heads, mask, reduction="none")
-        for loss in ("value_relation", "qq_relation", "kk_relation", "vv_relation")
-    },
-}
 
 
 def attach_projections(model: nn.Module, projections: nn.ModuleDict) -> None:

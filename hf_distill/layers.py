@@ -1,8 +1,8 @@
 """Encoder layers per architecture, teacher-student layer mappings, and capture of what model outputs do not give.
 
-Layer numbering everywhere in hf_distill follows TinyBERT (METHODS.md section 5): layer 0 is the embedding layer,
-layers 1..N are the transformer layers, so ``hidden_states[m]`` is the output of layer ``m`` and attention of layer
-``m`` is ``attentions[m - 1]``. Negative numbers count from the top (-1 = the last layer).
+Layer numbering everywhere in hf_distill follows TinyBERT (Jiao et al., Findings of EMNLP 2020, arXiv:1909.10351):
+layer 0 is the embedding layer, layers 1..N are the transformer layers, so ``hidden_states[m]`` is the output of layer
+``m`` and attention of layer ``m`` is ``attentions[m - 1]``. Negative numbers count from the top (-1 = the last layer).
 
 Hidden states come from the model outputs (``output_hidden_states``). The projections Q, K, V and the pre-softmax
 scores ``Q K^T / sqrt(d_k)`` (from which attention terms compute distributions, before attention dropout and under

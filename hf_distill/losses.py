@@ -1,4 +1,4 @@
-"""Distillation losses as pure tensor functions (see METHODS.md).
+"""Distillation losses as pure tensor functions, each with its paper and formula.
 
 Every function takes tensors and returns a tensor: no modules, no hidden state. Positions to ignore are given by an
 explicit ``mask`` over the leading ("item") dimensions, and ``reduction`` is one of:
@@ -13,7 +13,10 @@ processes normalise by the item count of the whole optimizer step.
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Literal
 
 import torch
@@ -48,7 +51,8 @@ def logit_kd_loss(
     reduction: Reduction = "mean",
     detach_teacher: bool = True,
 ) -> torch.Tensor:
-    """Logit distillation (Hinton et al., 2015), METHODS.md section 1.
+    """Logit distillation: Hinton et al., "Distilling the Knowledge in a Neural Network", 2015,
+    https://arxiv.org/abs/1503.02531.
 
     Shapes: ``student_logits`` and ``teacher_logits`` are ``[..., C]`` (``[batch, C]`` for sequence classification,
     ``[batch, seq, C]`` for token-level heads); ``mask`` is ``[...]``. With ``p_t = softmax(z_t / T)`` and
@@ -130,7 +134,8 @@ def self_distillation_loss(
     mask: torch.Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> torch.Tensor:
-    """FastBERT self-distillation (Liu et al., 2020), METHODS.md section 9: ``sum_i KL(p_i || p_t)``.
+    """FastBERT self-distillation, ``sum_i KL(p_i || p_t)``: Liu et al., "FastBERT: a Self-distilling BERT with
+    Adaptive Inference Time", ACL 2020, https://arxiv.org/abs/2004.02178.
 
     Shapes: ``branch_logits`` is ``[K, batch, C]`` (the logits of the ``K`` branch classifiers), ``teacher_logits``
     ``[batch, C]`` (the final classifier, detached: the teacher gets no gradient), ``mask`` ``[batch]``. With
@@ -152,13 +157,63 @@ def self_distillation_loss(
     return reduce_items(per_item, mask, reduction)
 
 
-# ---- Intermediate-representation losses (METHODS.md sections 3-7) ----
+# ---- Intermediate-representation losses (DistilBERT, BERT-PKD, TinyBERT, MobileBERT, MiniLM, MiniLMv2) ----
 #
 # Conventions shared by the functions below: hidden states are ``[batch, seq, width]``, attention maps and scores
 # ``[batch, heads, seq, seq]`` (query, key), ``mask`` is the attention mask ``[batch, seq]`` (1 = real token, 0 =
 # padding). Each example's value averages over its own real tokens (and heads), so padding never counts; then
 # ``reduction`` acts on the ``[batch]`` per-example values as in `reduce_items`: ``"none"`` returns them, ``"mean"``
 # averages them over the examples, ``"sum"`` adds them up. The teacher side is detached; computation is float32.
+
+
+@dataclass(frozen=True)
+class TermLoss:
+    """An intermediate loss of the registry [`TERM_LOSSES`]: what it reads, what it needs, how it is called.
+
+    Attributes:
+        source: ``"hidden"`` (``hidden_states``), ``"input_gradient"`` (gradients with respect to the word embeddings,
+            from extra forward and backward passes), ``"scores"`` (pre-softmax scores, hooks; ``attention_kl`` takes a
+            masked log-softmax of them over the real keys, so it sees the distributions before attention dropout,
+            under any attention implementation) or ``"query"``/``"key"``/``"value"`` (projections, hooks).
+        projectable: compares width-sized vectors, so a projection can map the student to the teacher's width.
+        equal_heads: compares head by head: teacher and student need the same number of attention heads.
+        help: one line for the docs.
+        per_example: ``(student, teacher, mask, relation_heads) -> [batch]``, the loss per example.
+    """
+
+    source: str
+    projectable: bool
+    equal_heads: bool
+    help: str
+    per_example: Callable[..., torch.Tensor]
+
+
+TERM_LOSSES: dict[str, TermLoss] = {}
+
+
+def _masked_call(loss: Callable[..., torch.Tensor], student, teacher, mask, heads) -> torch.Tensor:
+    return loss(student, teacher, mask, reduction="none")
+
+
+def register_term_loss(
+    name: str,
+    source: str,
+    help: str,
+    projectable: bool = False,
+    equal_heads: bool = False,
+    call: Callable[..., torch.Tensor] = _masked_call,
+) -> Callable[[Callable[..., torch.Tensor]], Callable[..., torch.Tensor]]:
+    """Decorator: registers the decorated loss function as the intermediate term ``name`` of [`TERM_LOSSES`] (see
+    [`TermLoss`] for the other arguments); ``call(loss, student, teacher, mask, relation_heads)`` adapts its
+    signature (default: ``loss(student, teacher, mask, reduction="none")``)."""
+
+    def register(loss: Callable[..., torch.Tensor]) -> Callable[..., torch.Tensor]:
+        if name in TERM_LOSSES:
+            raise ValueError(f"An intermediate loss named {name!r} is already registered.")
+        TERM_LOSSES[name] = TermLoss(source, projectable, equal_heads, help, functools.partial(call, loss))
+        return loss
+
+    return register
 
 
 def _per_example(values: torch.Tensor, reduction: Reduction) -> torch.Tensor:
@@ -186,13 +241,15 @@ def _mean_over_tokens(per_token: torch.Tensor, keep: torch.Tensor) -> torch.Tens
     return total / keep.sum(-1).clamp(min=1).to(per_token.dtype)
 
 
+@register_term_loss("hidden_mse", "hidden", "MSE of hidden states (TinyBERT L_hidn, MobileBERT FMT)", projectable=True)
 def hidden_mse_loss(
     student_hidden: torch.Tensor,
     teacher_hidden: torch.Tensor,
     mask: torch.Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> torch.Tensor:
-    """Hidden-state MSE (TinyBERT ``L_hidn``, MobileBERT feature-map transfer), METHODS.md sections 5 and 6.
+    """Hidden-state MSE: TinyBERT's ``L_hidn`` (Jiao et al., Findings of EMNLP 2020, arXiv:1909.10351) and MobileBERT's
+    feature-map transfer (Sun et al., ACL 2020, arXiv:2004.02984).
 
     ``student_hidden`` (already projected to the teacher's width when widths differ) and ``teacher_hidden`` are
     ``[batch, seq, width]``. Per example: ``(1 / (|x| * width)) * sum_{real tokens i} ||h_s[i] - h_t[i]||^2``, the
@@ -205,26 +262,31 @@ def hidden_mse_loss(
     return _per_example(_mean_over_tokens(per_token, keep), reduction)
 
 
+@register_term_loss(
+    "embedding_mse", "hidden", "MSE of the embedding outputs (TinyBERT L_embd); layers 0:0", projectable=True
+)
 def embedding_mse_loss(
     student_embeddings: torch.Tensor,
     teacher_embeddings: torch.Tensor,
     mask: torch.Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> torch.Tensor:
-    """Embedding-layer MSE (TinyBERT ``L_embd = MSE(E_s W_e, E_t)``), METHODS.md section 5.
+    """Embedding-layer MSE, TinyBERT's ``L_embd = MSE(E_s W_e, E_t)`` (Jiao et al., Findings of EMNLP 2020,
+    arXiv:1909.10351).
 
     The embedding layer's outputs ``[batch, seq, width]`` (``hidden_states[0]``); the formula is `hidden_mse_loss`'s.
     """
     return hidden_mse_loss(student_embeddings, teacher_embeddings, mask, reduction)
 
 
+@register_term_loss("cosine", "hidden", "1 - cosine of hidden states (DistilBERT L_cos)", projectable=True)
 def cosine_embedding_loss(
     student_hidden: torch.Tensor,
     teacher_hidden: torch.Tensor,
     mask: torch.Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> torch.Tensor:
-    """DistilBERT's ``L_cos``: cosine-embedding loss with target +1, METHODS.md section 3.
+    """DistilBERT's ``L_cos``: cosine-embedding loss with target +1 (Sanh et al., 2019, arXiv:1910.01108).
 
     ``[batch, seq, width]`` each. Per example: ``(1 / |x|) * sum_{real tokens i} (1 - cos(h_s[i], h_t[i]))``.
     """
@@ -235,12 +297,19 @@ def cosine_embedding_loss(
     return _per_example(_mean_over_tokens(1.0 - cosine, keep), reduction)
 
 
+@register_term_loss(
+    "pkd",
+    "hidden",
+    "squared distance of unit [CLS] vectors (BERT-PKD L_pt)",
+    projectable=True,
+    call=lambda loss, student, teacher, mask, heads: loss(student, teacher, reduction="none"),
+)
 def pkd_cls_loss(
     student_cls: torch.Tensor,
     teacher_cls: torch.Tensor,
     reduction: Reduction = "mean",
 ) -> torch.Tensor:
-    """BERT-PKD's patient loss for one layer pair, METHODS.md section 4.
+    """BERT-PKD's patient loss for one layer pair (Sun et al., EMNLP-IJCNLP 2019, arXiv:1908.09355).
 
     ``student_cls`` and ``teacher_cls`` are the ``[batch, width]`` [CLS] vectors (``hidden_states[j][:, 0]``).
     Per example: ``|| h_s / ||h_s|| - h_t / ||h_t|| ||^2`` (squared L2 distance of the unit vectors, summed over the
@@ -268,13 +337,17 @@ def _check_attention_maps(student: torch.Tensor, teacher: torch.Tensor, what: st
     _check_same_shape(student, teacher, what, "teacher and student must see the same tokens.")
 
 
+@register_term_loss(
+    "attention_mse", "scores", "MSE of pre-softmax attention scores (TinyBERT L_attn)", equal_heads=True
+)
 def attention_score_mse_loss(
     student_scores: torch.Tensor,
     teacher_scores: torch.Tensor,
     mask: torch.Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> torch.Tensor:
-    """TinyBERT's ``L_attn`` on unnormalised scores ``Q K^T / sqrt(d_k)`` (before softmax), METHODS.md section 5.
+    """TinyBERT's ``L_attn`` on unnormalised scores ``Q K^T / sqrt(d_k)`` (before softmax): Jiao et
+    al., Findings of EMNLP 2020, arXiv:1909.10351.
 
     Scores are ``[batch, heads, seq, seq]`` with equal head counts. Per example, with ``P`` the (query, key) pairs
     where both tokens are real: ``(1 / h) * sum_heads (1 / |P|) * sum_{(i, j) in P} (A_s[i, j] - A_t[i, j])^2``.
@@ -305,7 +378,8 @@ def attention_kl_loss(
     mask: torch.Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> torch.Tensor:
-    """Attention transfer on softmaxed distributions (MobileBERT, MiniLM ``L_at``), METHODS.md sections 6 and 7.
+    """Attention transfer on softmaxed distributions: MobileBERT (Sun et al., ACL 2020, arXiv:2004.02984) and MiniLM's
+    ``L_at`` (Wang et al., NeurIPS 2020, arXiv:2002.10957).
 
     ``[batch, heads, seq, seq]`` attention probabilities (each query row sums to 1 over the real keys), equal head
     counts. Per example: ``(1 / (h * |x|)) * sum_heads sum_{real queries i} KL(A_t[i] || A_s[i])``, the KL summed
@@ -321,6 +395,9 @@ def attention_kl_loss(
     return _per_example(_mean_row_kl(log_p_t, log_p_s, keep), reduction)
 
 
+@register_term_loss(
+    "attention_kl", "scores", "KL of attention distributions (MobileBERT AT, MiniLM L_at)", equal_heads=True
+)
 def attention_score_kl_loss(
     student_scores: torch.Tensor,
     teacher_scores: torch.Tensor,
@@ -375,7 +452,8 @@ def relation_kl_loss(
     mask: torch.Tensor | None = None,
     reduction: Reduction = "mean",
 ) -> torch.Tensor:
-    """Self-attention relation KL: MiniLM's value relation and MiniLMv2's Q-Q / K-K / V-V, METHODS.md section 7.
+    """Self-attention relation KL: MiniLM's value relation (Wang et al., NeurIPS 2020, arXiv:2002.10957) and
+    MiniLMv2's Q-Q / K-K / V-V relations (Wang et al., Findings of ACL 2021, arXiv:2012.15828).
 
     ``student_states [batch, seq, d_s]`` and ``teacher_states [batch, seq, d_t]`` are one layer's concatenated
     query, key or value vectors (the widths may differ). Each is split into ``A_r = num_relation_heads`` heads of
@@ -397,9 +475,24 @@ def relation_kl_loss(
     return _per_example(_mean_row_kl(log_r_t, log_r_s, keep), reduction)
 
 
+def _relation_call(loss: Callable[..., torch.Tensor], student, teacher, mask, heads) -> torch.Tensor:
+    return loss(student, teacher, heads, mask, reduction="none")
+
+
+for _name, _source, _equal_heads, _help in (
+    ("value_relation", "value", True, "KL of value relations, heads = attention heads (MiniLM L_vr)"),
+    ("qq_relation", "query", False, "KL of query-query relations (MiniLMv2)"),
+    ("kk_relation", "key", False, "KL of key-key relations (MiniLMv2)"),
+    ("vv_relation", "value", False, "KL of value-value relations (MiniLMv2)"),
+):
+    register_term_loss(_name, _source, _help, equal_heads=_equal_heads, call=_relation_call)(relation_kl_loss)
+
 # ---- Input-gradient matching (gradient transfer) ----
 
 
+@register_term_loss(
+    "input_gradient", "input_gradient", "input-gradient matching on the word embeddings (Srinivas & Fleuret; EBBT)"
+)
 def input_gradient_loss(
     student_grad: torch.Tensor,
     teacher_grad: torch.Tensor,

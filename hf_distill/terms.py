@@ -4,7 +4,8 @@ A term says which loss compares which student layer with which teacher layer, wi
 student side goes through a learned projection to the teacher's width first. Layers are numbered as in
 `hf_distill.layers` (0 = embeddings, 1..N transformer layers, -1 = last); a term without layers applies to every
 ``(student, teacher)`` pair of the ``layer_mapping``. A preset is nothing but a list of terms plus a layer mapping
-and training phases: what it expands into is exactly what a user could write by hand (METHODS.md sections 3-7).
+and training phases: what it expands into is exactly what a user could write by hand. Each preset names its paper
+(`Preset.paper`).
 """
 
 from __future__ import annotations
@@ -15,42 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from .losses import TERM_LOSSES
+from .papers import PAPERS, Paper
 
-@dataclass(frozen=True)
-class TermLoss:
-    """What a loss reads and needs.
-
-    Attributes:
-        source: ``"hidden"`` (``hidden_states``), ``"input_gradient"`` (gradients with respect to the word embeddings,
-            from extra forward and backward passes), ``"scores"`` (pre-softmax scores, hooks; ``attention_kl`` takes a
-            masked log-softmax of them over the real keys, so it sees the distributions before attention dropout,
-            under any attention implementation) or ``"query"``/``"key"``/``"value"`` (projections, hooks).
-        projectable: compares width-sized vectors, so a projection can map the student to the teacher's width.
-        equal_heads: compares head by head: teacher and student need the same number of attention heads.
-        help: one line for the docs.
-    """
-
-    source: str
-    projectable: bool
-    equal_heads: bool
-    help: str
-
-
-TERM_LOSSES: dict[str, TermLoss] = {
-    "hidden_mse": TermLoss("hidden", True, False, "MSE of hidden states (TinyBERT L_hidn, MobileBERT FMT)"),
-    "embedding_mse": TermLoss("hidden", True, False, "MSE of the embedding outputs (TinyBERT L_embd); layers 0:0"),
-    "cosine": TermLoss("hidden", True, False, "1 - cosine of hidden states (DistilBERT L_cos)"),
-    "pkd": TermLoss("hidden", True, False, "squared distance of unit [CLS] vectors (BERT-PKD L_pt)"),
-    "attention_mse": TermLoss("scores", False, True, "MSE of pre-softmax attention scores (TinyBERT L_attn)"),
-    "attention_kl": TermLoss("scores", False, True, "KL of attention distributions (MobileBERT AT, MiniLM L_at)"),
-    "value_relation": TermLoss("value", False, True, "KL of value relations, heads = attention heads (MiniLM L_vr)"),
-    "qq_relation": TermLoss("query", False, False, "KL of query-query relations (MiniLMv2)"),
-    "kk_relation": TermLoss("key", False, False, "KL of key-key relations (MiniLMv2)"),
-    "vv_relation": TermLoss("value", False, False, "KL of value-value relations (MiniLMv2)"),
-    "input_gradient": TermLoss(
-        "input_gradient", False, False, "input-gradient matching on the word embeddings (Srinivas & Fleuret; EBBT)"
-    ),
-}
 RELATION_LOSSES = ("qq_relation", "kk_relation", "vv_relation")
 DISTILL_PHASES = ("joint", "intermediate", "prediction", "intermediate_then_prediction")
 # The "ebbt" preset's beta and sigma (see the preset).
@@ -63,7 +31,7 @@ class IntermediateTerm:
     """One intermediate-layer loss term.
 
     Attributes:
-        loss: a name of `TERM_LOSSES`.
+        loss: a name of `TERM_LOSSES` (the intermediate losses registered in `hf_distill.losses`).
         student_layer, teacher_layer: the layers compared (both or neither; 0 = embeddings, -1 = last). Neither:
             every pair of ``layer_mapping`` (``embedding_mse``: 0 and 0).
         weight: multiplies the loss (per layer pair) in the total.
@@ -156,23 +124,91 @@ def parse_terms(value: Sequence[dict[str, Any] | IntermediateTerm] | str | None)
 
 @dataclass(frozen=True)
 class Preset:
-    """A paper recipe: the terms, the layer mapping and the phases it expands into, and the student it assumes."""
+    """A paper recipe: the terms, the layer mapping and the phases it expands into, the student it assumes, and the
+    paper (cited by the model card of a run with the preset)."""
 
     terms: tuple[IntermediateTerm, ...]
     layer_mapping: str
     distill_phases: str
     student: str
+    paper: Paper | None = None
+
+
+PKD = Paper(
+    "Sun et al.",
+    2019,
+    "Patient Knowledge Distillation for BERT Model Compression",
+    "EMNLP-IJCNLP",
+    "https://arxiv.org/abs/1908.09355",
+    "patient knowledge distillation, BERT-PKD",
+    "the student also matches normalised [CLS] states of chosen teacher layers",
+)
+DISTILBERT = Paper(
+    "Sanh et al.",
+    2019,
+    "DistilBERT, a distilled version of BERT: smaller, faster, cheaper and lighter",
+    "NeurIPS EMC^2 Workshop",
+    "https://arxiv.org/abs/1910.01108",
+    "DistilBERT-style distillation",
+    "soft targets plus hidden-state cosine loss",
+)
+TINYBERT = Paper(
+    "Jiao et al.",
+    2020,
+    "TinyBERT: Distilling BERT for Natural Language Understanding",
+    "Findings of EMNLP",
+    "https://arxiv.org/abs/1909.10351",
+    "TinyBERT-style distillation",
+    "embeddings, hidden states, attention maps, logits",
+)
+MOBILEBERT = Paper(
+    "Sun et al.",
+    2020,
+    "MobileBERT: a Compact Task-Agnostic BERT for Resource-Limited Devices",
+    "ACL",
+    "https://arxiv.org/abs/2004.02984",
+    "MobileBERT-style layer-wise transfer",
+)
+MINILM = Paper(
+    "Wang et al.",
+    2020,
+    "MiniLM: Deep Self-Attention Distillation for Task-Agnostic Compression of Pre-Trained Transformers",
+    "NeurIPS",
+    "https://arxiv.org/abs/2002.10957",
+    "MiniLM self-attention distillation",
+)
+MINILMV2 = Paper(
+    "Wang et al.",
+    2021,
+    "MiniLMv2: Multi-Head Self-Attention Relation Distillation for Compressing Pretrained Transformers",
+    "Findings of ACL",
+    "https://arxiv.org/abs/2012.15828",
+    "MiniLMv2 self-attention relation distillation",
+)
+JACOBIAN_MATCHING = Paper(
+    "Srinivas & Fleuret",
+    2018,
+    "Knowledge Transfer with Jacobian Matching",
+    "ICML",
+    "https://arxiv.org/abs/1803.00443",
+    "gradient transfer",
+    "logit distillation plus matching the input gradients at noise-perturbed word embeddings",
+)
 
 
 PRESETS: dict[str, Preset] = {
-    # BERT-PKD (METHODS.md 4): first-k student; L_pt on [CLS] of student layers 1..k-1, the top is left to L_kd.
-    "pkd-skip": Preset((IntermediateTerm("pkd"),), "skip", "joint", 'shallow_student(teacher, "first_k", k)'),
-    "pkd-last": Preset((IntermediateTerm("pkd"),), "last", "joint", 'shallow_student(teacher, "first_k", k)'),
-    # DistilBERT (METHODS.md 3): every-other init, cosine between the last hidden states, with logit KD.
+    # BERT-PKD: first-k student; L_pt on [CLS] of student layers 1..k-1, the top is left to L_kd.
+    "pkd-skip": Preset((IntermediateTerm("pkd"),), "skip", "joint", 'shallow_student(teacher, "first_k", k)', PKD),
+    "pkd-last": Preset((IntermediateTerm("pkd"),), "last", "joint", 'shallow_student(teacher, "first_k", k)', PKD),
+    # DistilBERT: every-other init, cosine between the last hidden states, with logit KD.
     "distilbert": Preset(
-        (IntermediateTerm("cosine", -1, -1),), "uniform", "joint", 'shallow_student(teacher, "every_other")'
+        (IntermediateTerm("cosine", -1, -1),),
+        "uniform",
+        "joint",
+        'shallow_student(teacher, "every_other")',
+        DISTILBERT,
     ),
-    # TinyBERT task distillation (METHODS.md 5): embd + hidn (projected, W_e and W_h) + attn on uniformly mapped
+    # TinyBERT task distillation: embd + hidn (projected, W_e and W_h) + attn on uniformly mapped
     # layers first, then the prediction loss alone.
     "tinybert": Preset(
         (
@@ -183,27 +219,31 @@ PRESETS: dict[str, Preset] = {
         "uniform",
         "intermediate_then_prediction",
         "narrow_student(teacher.config, 4, 312, 1200, 12) or any student with the teacher's head count",
+        TINYBERT,
     ),
-    # MobileBERT (METHODS.md 6): feature-map (hidden MSE) + attention (KL) transfer, layer to layer.
+    # MobileBERT: feature-map (hidden MSE) + attention (KL) transfer, layer to layer.
     "mobilebert": Preset(
         (IntermediateTerm("hidden_mse"), IntermediateTerm("attention_kl")),
         "uniform",
         "joint",
         "a student with the teacher's head count (depth mapped uniformly)",
+        MOBILEBERT,
     ),
-    # MiniLM (METHODS.md 7): last layer only, attention KL + value-relation KL.
+    # MiniLM: last layer only, attention KL + value-relation KL.
     "minilm": Preset(
         (IntermediateTerm("attention_kl", -1, -1), IntermediateTerm("value_relation", -1, -1)),
         "uniform",
         "joint",
         "any depth and width, the teacher's head count",
+        MINILM,
     ),
-    # MiniLMv2 (METHODS.md 7): Q-Q, K-K, V-V relations of the last layers, relation heads free.
+    # MiniLMv2: Q-Q, K-K, V-V relations of the last layers, relation heads free.
     "minilmv2": Preset(
         tuple(IntermediateTerm(loss, -1, -1) for loss in RELATION_LOSSES),
         "uniform",
         "joint",
         "any depth, width and head count",
+        MINILMV2,
     ),
     # Gradient transfer ("EBBT") as Jacobian matching (Srinivas & Fleuret, 2018): logit KD plus input-gradient
     # matching at noise-perturbed word embeddings. beta = 1: L_grad = 2 - 2 cos lies in [0, 4], the scale of the task
@@ -215,5 +255,9 @@ PRESETS: dict[str, Preset] = {
         "uniform",
         "joint",
         "any depth and width, the teacher's tokenizer (BERT, RoBERTa, MPNet, DistilBERT)",
+        JACOBIAN_MATCHING,
     ),
 }
+PAPERS.setdefault("pkd", PKD)
+for _name, _preset in PRESETS.items():
+    PAPERS.setdefault(_name, _preset.paper)

@@ -11,15 +11,15 @@ from typing import Any
 import safetensors.torch
 import torch
 from torch import nn
-from transformers import PreTrainedModel, Trainer, TrainingArguments, get_scheduler
+from transformers import PreTrainedModel, Trainer, TrainingArguments
 from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR, EvalLoopOutput
 
 from ._meter import LossMeter
-from .arguments import DistillationTrainingArguments
+from .arguments import DistillationTrainingArguments, as_distillation_arguments
 from .data import TEACHER_PREFIX, split_teacher_inputs
 from .eval_teacher import TeacherEvalLogits
 from .finite import check_finite_loss
-from .hub import HubMixin
+from .hub.push import HubMixin
 from .intermediate import (
     PROJECTIONS_FILE,
     IntermediateDistiller,
@@ -28,6 +28,8 @@ from .intermediate import (
     projections_of,
 )
 from .losses import hard_label_loss, logit_kd_loss
+from .papers import Paper, cites
+from .schedules import schedule_factor, two_stage_schedule
 from .teacher import (
     check_teacher_student,
     check_tokenizer_fits,
@@ -36,9 +38,21 @@ from .teacher import (
     tokenizer_mismatch,
 )
 
+HINTON = Paper(
+    "Hinton et al.",
+    2015,
+    "Distilling the Knowledge in a Neural Network",
+    "arXiv",
+    "https://arxiv.org/abs/1503.02531",
+    "logit distillation",
+    "the student matches the teacher's softened outputs",
+)
 
+
+@cites(HINTON, "logit")
 class DistillationTrainer(HubMixin, Trainer):
-    """A drop-in `Trainer` that trains ``model`` (the student) to match ``teacher_model`` (METHODS.md section 1).
+    """A drop-in `Trainer` that trains ``model`` (the student) to match ``teacher_model`` (Hinton et al.,
+    "Distilling the Knowledge in a Neural Network", 2015, https://arxiv.org/abs/1503.02531).
 
     Per example, with ``z_s``/``z_t`` the student/teacher logits and ``T`` the temperature:
 
@@ -46,9 +60,10 @@ class DistillationTrainer(HubMixin, Trainer):
 
     or the distillation term alone for an example without a label (no ``labels`` in the batch, or label -100).
     With ``args.intermediate_terms`` (or ``args.distill_preset``), the weighted intermediate-layer terms are added
-    for every example (METHODS.md sections 3-7), or replace the objective above during an intermediate phase
-    (``args.distill_phases``); see [`IntermediateDistiller`]. Their projections (width mismatch) train with the
-    student, are saved in checkpoints (``distill_projections.safetensors``) and never in the exported student.
+    for every example (each preset's paper: `hf_distill.terms`), or replace the objective above during an
+    intermediate phase (``args.distill_phases``); see [`IntermediateDistiller`]. Their projections (width mismatch)
+    train with the student, are saved in checkpoints (``distill_projections.safetensors``) and never in the exported
+    student.
     Every term is summed over the examples of the whole optimizer step and divided by their number (gathered
     across processes), so gradient accumulation and several processes give the same update as one large batch.
 
@@ -91,10 +106,7 @@ class DistillationTrainer(HubMixin, Trainer):
         *,
         teacher_model: PreTrainedModel | nn.Module | str | None = None,
     ) -> None:
-        if args is None:
-            args = DistillationTrainingArguments(output_dir="trainer_output")
-        elif not isinstance(args, DistillationTrainingArguments):
-            args = DistillationTrainingArguments.from_training_arguments(args)
+        args = as_distillation_arguments(args, DistillationTrainingArguments)
         cached = _has_cached_teacher_logits(train_dataset)
         if teacher_model is None and (not cached or args.intermediate_term_list()):  # an explicit teacher_model wins
             teacher_model = args.teacher_model_name_or_path
@@ -263,11 +275,10 @@ class DistillationTrainer(HubMixin, Trainer):
             return super().create_scheduler(num_training_steps, optimizer)
         boundary = phase_boundary(self.args.intermediate_phase_ratio, num_training_steps)
         intermediate, prediction = (
-            _schedule_factor(self.args, steps) for steps in (boundary, num_training_steps - boundary)
+            schedule_factor(self.args, steps) for steps in (boundary, num_training_steps - boundary)
         )
         self.lr_scheduler = torch.optim.lr_scheduler.LambdaLR(
-            self.optimizer if optimizer is None else optimizer,
-            lambda step: intermediate(step) if step < boundary else prediction(step - boundary),
+            self.optimizer if optimizer is None else optimizer, two_stage_schedule(intermediate, prediction, boundary)
         )
         self._created_lr_scheduler = True
         return self.lr_scheduler
@@ -494,26 +505,6 @@ class DistillationTrainer(HubMixin, Trainer):
 def phase_boundary(intermediate_phase_ratio: float, max_steps: int) -> int:
     """The first optimizer step of the prediction phase: steps ``< ratio * max_steps`` are intermediate."""
     return math.ceil(intermediate_phase_ratio * max_steps)
-
-
-def _schedule_factor(args: TrainingArguments, num_steps: int) -> Callable[[int], float]:
-    """The learning-rate factor per step of ``args``' schedule over ``num_steps`` steps (warmup included)."""
-    probe = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=1.0)
-    scheduler = get_scheduler(
-        args.lr_scheduler_type,
-        optimizer=probe,
-        num_warmup_steps=args.get_warmup_steps(num_steps),
-        num_training_steps=num_steps,
-        scheduler_specific_kwargs=args.lr_scheduler_kwargs,
-    )
-    if not isinstance(scheduler, torch.optim.lr_scheduler.LambdaLR):
-        raise ValueError(
-            f"distill_phases='intermediate_then_prediction' restarts the learning-rate schedule for each phase, "
-            f"which needs a step-wise schedule; lr_scheduler_type={args.lr_scheduler_type!r} is not one. Use "
-            "'linear', 'cosine', 'constant_with_warmup', ... or run the two phases as two trainings "
-            "(distill_phases='intermediate', then 'prediction')."
-        )
-    return scheduler.lr_lambdas[0]
 
 
 def _different_tokens(why: str) -> str:

@@ -23,27 +23,23 @@ import os
 import sys
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, set_seed
 from transformers.trainer_utils import get_last_checkpoint
 
-from hf_distill.assistant import ChainStage, chain_distillation
-from hf_distill.corpus import load_text_corpus, pack_blocks
 from hf_distill.finite import NonFiniteTrainingError
-from hf_distill.general import (
-    GENERAL_PRESETS,
-    GeneralDistillationArguments,
+from hf_distill.hub.redaction import redact
+from hf_distill.methods.general.assistant import ChainStage, chain_distillation
+from hf_distill.methods.general.corpus import load_text_corpus, pack_blocks
+from hf_distill.methods.general.general_config import GENERAL_PRESETS, GeneralDistillationArguments
+from hf_distill.methods.general.general_trainer import (
     GeneralDistillationTrainer,
     build_general_student,
     load_general_teacher,
     student_auto_class,
 )
-from hf_distill.masking import DynamicMaskingCollator
-from hf_distill.redaction import redact
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))  # also when imported as recipes.run_general_distill
-from recipe_config import CONFIG_HELP, RecipeArgumentParser, parse_with_config  # noqa: E402
+from hf_distill.methods.general.masking import DynamicMaskingCollator
+from hf_distill.recipes.config import CONFIG_HELP, RecipeArgumentParser, parse_with_config
 
 
 @dataclass

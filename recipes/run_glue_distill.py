@@ -3,15 +3,15 @@
     accelerate launch recipes/run_glue_distill.py --config recipes/configs/sst2_logit_minilm.yaml [--flag value ...]
 
 Arguments come from the YAML/JSON ``--config`` and the command line (which wins); ``--help`` lists them all
-(glue_arguments.py: model and data arguments; `DistillationTrainingArguments`; each method's own). The method is
-picked by ``--distill_method`` from recipes/methods.py. At the end, ``OUTPUT_DIR/results.json`` holds the teacher's
-and the student's dev metrics, retention, parameter counts and compression, the measured inference speedup, train
-time and throughput, and the full configuration; the student (or, with ``--stage teacher``, the fine-tuned teacher)
-is saved in ``OUTPUT_DIR``. Bad input stops the run before training with one line on stderr and exit code 1, and
-no ``results.json`` is left behind. With ``--push_to_hub`` (``--hub_model_id``, ``--hub_private_repo``,
-``--hub_token``) the distilled student alone is pushed once ``results.json`` is written, with a model card made from
-it; if the Hub refuses or cannot be reached, everything stays saved and the message gives the ``hf_distill push``
-command that pushes it again.
+(hf_distill.recipes.arguments: model and data arguments; `DistillationTrainingArguments`; each method's own). The
+method is picked by ``--distill_method`` from hf_distill.recipes.methods. At the end, ``OUTPUT_DIR/results.json`` holds
+the teacher's and the student's dev metrics, retention, parameter counts and compression, the measured inference
+speedup, train time and throughput, and the full configuration; the student (or, with ``--stage teacher``, the
+fine-tuned teacher) is saved in ``OUTPUT_DIR``. Bad input stops the run before training with one line on stderr and
+exit code 1, and no ``results.json`` is left behind. With ``--push_to_hub`` (``--hub_model_id``,
+``--hub_private_repo``, ``--hub_token``) the distilled student alone is pushed once ``results.json`` is written, with a
+model card made from it; if the Hub refuses or cannot be reached, everything stays saved and the message gives the
+``hf_distill push`` command that pushes it again.
 
 A loss or weights that become NaN or infinite during training stop the run the same way (nothing non-finite is
 saved), and so does a failed write (the line says which checkpoint is kept). ``--resume_from_checkpoint true``
@@ -27,16 +27,39 @@ import shutil
 import sys
 import time
 import traceback
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+import datasets
+import torch
+import transformers
+from transformers import (
+    AutoModelForMaskedLM,
+    AutoModelForSequenceClassification,
+    AutoTokenizer,
+    PreTrainedModel,
+    PreTrainedTokenizerBase,
+    Trainer,
+)
+from transformers.trainer import TRAINER_STATE_NAME
+from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR
 
-import datasets  # noqa: E402
-import torch  # noqa: E402
-import transformers  # noqa: E402
-from glue_arguments import DataArguments, ModelArguments, parse_arguments  # noqa: E402
-from glue_report import (  # noqa: E402
+from hf_distill import DistillationDataCollator, DistillationTrainingArguments
+from hf_distill.cache import (
+    add_teacher_logits,
+    cached_teacher_logits,
+    compute_teacher_logits,
+)
+from hf_distill.finite import FiniteModelCallback, NonFiniteTrainingError
+from hf_distill.glue import GlueTask, compute_metrics_fn, get_task, load_glue
+from hf_distill.hub.push import HubPushError, args_without_secrets, push_student
+from hf_distill.hub.redaction import redact_command
+from hf_distill.methods.augmentation import AugmentationConfig, Augmenter, label_with_teacher
+from hf_distill.recipes.arguments import DataArguments, ModelArguments, parse_arguments
+from hf_distill.recipes.config import early_value
+from hf_distill.recipes.methods import Method, MethodContext, build_student, get_method
+from hf_distill.recipes.report import (
     RESULTS_FILE,
     configuration,
     environment,
@@ -50,31 +73,7 @@ from glue_report import (  # noqa: E402
     train_summary,
     write_results,
 )
-from methods import MethodContext, get_method  # noqa: E402
-from recipe_config import early_value  # noqa: E402
-from transformers import (  # noqa: E402
-    AutoModelForMaskedLM,
-    AutoModelForSequenceClassification,
-    AutoTokenizer,
-    PreTrainedModel,
-    PreTrainedTokenizerBase,
-    Trainer,
-)
-from transformers.trainer import TRAINER_STATE_NAME  # noqa: E402
-from transformers.trainer_utils import PREFIX_CHECKPOINT_DIR  # noqa: E402
-
-from hf_distill import DistillationDataCollator, DistillationTrainingArguments  # noqa: E402
-from hf_distill.augment import AugmentationConfig, Augmenter, label_with_teacher  # noqa: E402
-from hf_distill.cache import (  # noqa: E402
-    add_teacher_logits,
-    cached_teacher_logits,
-    compute_teacher_logits,
-)
-from hf_distill.finite import FiniteModelCallback, NonFiniteTrainingError  # noqa: E402
-from hf_distill.glue import GlueTask, compute_metrics_fn, get_task, load_glue  # noqa: E402
-from hf_distill.hub import HubPushError, args_without_secrets, push_student  # noqa: E402
-from hf_distill.redaction import redact_command  # noqa: E402
-from hf_distill.teacher import check_model_reference, check_tokenizer_fits, max_positions  # noqa: E402
+from hf_distill.teacher import check_model_reference, check_tokenizer_fits, max_positions
 
 logger = logging.getLogger("run_glue_distill")
 
@@ -109,22 +108,6 @@ def check_labels(model: PreTrainedModel, task: GlueTask, what: str) -> None:
             f"{what} predicts {config.num_labels} label(s) ({', '.join(names)}) but {task.name} needs {expected}: "
             f"use a teacher fine-tuned on {task.name} (--stage teacher)."
         )
-
-
-def build_student(model_args: ModelArguments, task: GlueTask, teacher: PreTrainedModel) -> PreTrainedModel:
-    """The student checkpoint (fresh head) and/or the chosen layers of it or of the teacher."""
-    if model_args.student_model_name_or_path is not None:
-        kwargs: dict[str, Any] = {"num_labels": task.num_labels, "ignore_mismatched_sizes": True}  # a new head
-        if task.id2label:
-            kwargs.update(id2label=task.id2label, label2id={v: k for k, v in task.id2label.items()})
-        source = AutoModelForSequenceClassification.from_pretrained(model_args.student_model_name_or_path, **kwargs)
-    else:
-        source = teacher
-    if model_args.student_layers is None:
-        return source
-    from hf_distill.students import shallow_student  # issue 3's builders
-
-    return shallow_student(source, model_args.student_layer_spec, num_layers=model_args.student_num_layers)
 
 
 def tokenizers_differ(first: PreTrainedTokenizerBase, second: PreTrainedTokenizerBase) -> bool:
@@ -242,7 +225,35 @@ def run_teacher_stage(model_args, data_args, training_args, task, train, evals) 
     }
 
 
+@dataclass
+class DistillRun:
+    """What the phases of a distillation run hand on to each other."""
+
+    method: Method
+    context: MethodContext
+    teacher: PreTrainedModel
+    teacher_tokenizer: PreTrainedTokenizerBase
+    use_logits: bool
+    teacher_prefix: str = ""
+    train: datasets.Dataset | None = None
+    evals: dict[str, datasets.Dataset] = field(default_factory=dict)
+    teacher_metrics: dict[str, dict[str, float]] = field(default_factory=dict)
+    cache_info: dict[str, Any] | None = None
+    augmented_rows: int = 0
+
+
 def run_distill_stage(model_args, data_args, training_args, method_args, task, train, evals) -> dict[str, Any]:
+    """Distil the teacher into the method's student: models, data, training, then measurement."""
+    run = load_models(model_args, data_args, training_args, method_args, task)
+    prepare_data(run, train, evals)
+    trainer, train_output, student = train_student(run)
+    return measure(run, trainer, train_output, student)
+
+
+# ---- Distillation, phase 1: the teacher and the method's student ----
+
+
+def load_models(model_args, data_args, training_args, method_args, task) -> DistillRun:
     method = get_method(model_args.distill_method)
     teacher_path = training_args.teacher_model_name_or_path
     teacher = load_task_teacher(teacher_path, task, training_args.teacher_model_init_kwargs)
@@ -281,45 +292,78 @@ def run_distill_stage(model_args, data_args, training_args, method_args, task, t
     if training_args.teacher_dtype not in (None, "float32", "auto"):
         teacher = teacher.to(getattr(torch, training_args.teacher_dtype))
     teacher.to(training_args.device)
+    context.student = student
+    return DistillRun(method, context, teacher, teacher_tokenizer, use_logits)
 
-    augmented_rows = 0
+
+# ---- Distillation, phase 2: augmentation, tokenization, the teacher's dev metrics and logits ----
+
+
+def prepare_data(run: DistillRun, train: datasets.Dataset, evals: dict[str, datasets.Dataset]) -> None:
+    context, teacher, teacher_tokenizer = run.context, run.teacher, run.teacher_tokenizer
+    task, tokenizer, data_args, training_args = (
+        context.task,
+        context.tokenizer,
+        context.data_args,
+        context.training_args,
+    )
     if data_args.augment_copies > 0:
         augmented = augment(train, task, teacher, teacher_tokenizer, data_args, training_args)
-        augmented_rows = len(augmented)
+        run.augmented_rows = len(augmented)
         train = datasets.concatenate_datasets([train.add_column("augmented_from", [-1] * len(train)), augmented])
 
     separate = tokenizers_differ(tokenizer, teacher_tokenizer)
-    teacher_prefix = "teacher_" if separate else ""
+    run.teacher_prefix = "teacher_" if separate else ""
 
     def prepare(dataset: datasets.Dataset) -> datasets.Dataset:
         dataset = tokenize(dataset, task, tokenizer, data_args.max_seq_length)
         if separate:
-            dataset = tokenize(dataset, task, teacher_tokenizer, data_args.max_seq_length, prefix=teacher_prefix)
+            dataset = tokenize(dataset, task, teacher_tokenizer, data_args.max_seq_length, prefix=run.teacher_prefix)
         return dataset
 
     train_tok = prepare(train)
-    evals_tok = {split: prepare(ds) for split, ds in evals.items()}
-    teacher_metrics, teacher_logits = evaluate_splits(
-        teacher, evals_tok, task, teacher_tokenizer, teacher_prefix, training_args, "Teacher", data_args.metric_name
+    run.evals = {split: prepare(ds) for split, ds in evals.items()}
+    run.teacher_metrics, teacher_logits = evaluate_splits(
+        teacher,
+        run.evals,
+        task,
+        teacher_tokenizer,
+        run.teacher_prefix,
+        training_args,
+        "Teacher",
+        data_args.metric_name,
     )
 
-    cache_info = None
-    if use_logits or data_args.augment_hard_labels:
+    if run.use_logits or data_args.augment_hard_labels:
         with training_args.main_process_first(desc="teacher logits"):
-            logits, cache_info = training_teacher_logits(
-                teacher, train_tok, teacher_tokenizer, task, teacher_path, data_args, training_args
+            logits, run.cache_info = training_teacher_logits(
+                teacher,
+                train_tok,
+                teacher_tokenizer,
+                task,
+                training_args.teacher_model_name_or_path,
+                data_args,
+                training_args,
             )
         train_tok = label_with_teacher(train_tok, logits, hard_labels=data_args.augment_hard_labels)
-        if not use_logits:
+        if not run.use_logits:
             train_tok = train_tok.remove_columns("teacher_logits")
-    eval_tok = evals_tok[task.main_eval_split]
-    if use_logits:
+    eval_tok = run.evals[task.main_eval_split]
+    if run.use_logits:
         eval_tok = add_teacher_logits(eval_tok, teacher_logits[task.main_eval_split])
 
-    context.student, context.train_dataset, context.eval_dataset = student, train_tok, eval_tok
-    context.teacher = None if use_logits else teacher
+    run.train = context.train_dataset = train_tok
+    context.eval_dataset = eval_tok
+    context.teacher = None if run.use_logits else teacher
     context.data_collator = DistillationDataCollator(tokenizer, teacher_tokenizer if separate else None)
-    trainer = method.build_trainer(context)
+
+
+# ---- Distillation, phase 3: training; the exported student is saved ----
+
+
+def train_student(run: DistillRun) -> tuple[Trainer, Any, PreTrainedModel]:
+    method, training_args = run.method, run.context.training_args
+    trainer = method.build_trainer(run.context)
     train_output = trainer.train(resume_from_checkpoint=training_args.resume_from_checkpoint)
     export = method.export_student or (lambda trained: trained.accelerator.unwrap_model(trained.model))
     student = export(trainer)
@@ -328,8 +372,18 @@ def run_distill_stage(model_args, data_args, training_args, method_args, task, t
     trainer.save_model(training_args.output_dir, _internal_call=True)
     if student is not trainer.accelerator.unwrap_model(trainer.model) and training_args.process_index == 0:
         student.save_pretrained(training_args.output_dir)
+    return trainer, train_output, student
+
+
+# ---- Distillation, phase 4: the student's dev metrics, speed and size against the teacher's ----
+
+
+def measure(run: DistillRun, trainer: Trainer, train_output: Any, student: PreTrainedModel) -> dict[str, Any]:
+    context, method, teacher = run.context, run.method, run.teacher
+    task, tokenizer, model_args = context.task, context.tokenizer, context.model_args
+    data_args, training_args = context.data_args, context.training_args
     student_metrics, _ = evaluate_splits(
-        student, evals_tok, task, tokenizer, "", training_args, "Student", data_args.metric_name
+        student, run.evals, task, tokenizer, "", training_args, "Student", data_args.metric_name
     )
     method_results = None
     if method.report is not None and training_args.process_index == 0:
@@ -345,16 +399,17 @@ def run_distill_stage(model_args, data_args, training_args, method_args, task, t
             device=training_args.device,
         )
         speed["teacher_seconds"] = inference_seconds(
-            teacher, evals_tok[main], teacher_tokenizer, teacher_prefix, **common
+            teacher, run.evals[main], run.teacher_tokenizer, run.teacher_prefix, **common
         )
-        speed["student_seconds"] = inference_seconds(student, evals_tok[main], tokenizer, "", **common)
+        speed["student_seconds"] = inference_seconds(student, run.evals[main], tokenizer, "", **common)
     trainer.accelerator.wait_for_everyone()
 
+    teacher_metrics = run.teacher_metrics
     teacher_params, student_params = parameter_count(teacher), parameter_count(student)
     return {
         "distill_method": method.name,
         "teacher": {
-            "name_or_path": teacher_path,
+            "name_or_path": training_args.teacher_model_name_or_path,
             "metrics": teacher_metrics[main],
             "metrics_by_split": teacher_metrics,
             "parameters": teacher_params,
@@ -374,12 +429,12 @@ def run_distill_stage(model_args, data_args, training_args, method_args, task, t
         },
         "compression_ratio": teacher_params / student_params,
         "inference_speedup": ratio(speed["teacher_seconds"], speed["student_seconds"]),
-        "inference": {"examples": len(evals_tok[main]), **common, "device": str(training_args.device)}
+        "inference": {"examples": len(run.evals[main]), **common, "device": str(training_args.device)}
         if common
         else None,
-        "train": {**train_summary(train_output, trainer, len(train_tok)), "augmented_rows": augmented_rows},
-        "teacher_cache": cache_info,
-        "trained_from_teacher_logits": use_logits,
+        "train": {**train_summary(train_output, trainer, len(run.train)), "augmented_rows": run.augmented_rows},
+        "teacher_cache": run.cache_info,
+        "trained_from_teacher_logits": run.use_logits,
         **({"method_results": method_results} if method.report is not None else {}),
     }
 
@@ -601,7 +656,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
 def push_to_hub(
     training_args: DistillationTrainingArguments, results: dict[str, Any], model_card_template: str | None = None
 ) -> None:
-    """``--push_to_hub``: the student alone, with the card rendered from ``results`` (hf_distill.hub)."""
+    """``--push_to_hub``: the student alone, with the card rendered from ``results`` (hf_distill.hub.push)."""
     repo_id = training_args.hub_model_id or Path(training_args.output_dir).absolute().name
     commit = push_student(
         training_args.output_dir,

@@ -1,29 +1,28 @@
 import os
-import sys
-from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from hub_server import TOKEN, LocalHub, free_port, hub_environment  # noqa: E402
+from tests.hub_server import TOKEN, LocalHub, free_port, hub_environment
 
 # huggingface_hub reads HF_ENDPOINT and HF_HUB_DISABLE_XET when it is imported: point it at the local test hub
 # before anything imports it (tiny imports transformers). No test can reach the real Hub.
 HUB_PORT = free_port()
 os.environ.update(hub_environment(HUB_PORT))
-
-from tiny import make_tokenizer, quiet_args, sentiment_dataset, tiny_bert  # noqa: E402
+# so the fixtures below import tests.tiny (and transformers) inside their bodies, after this
 
 
 @pytest.fixture(scope="session")
 def tokenizer():
+    from tests.tiny import make_tokenizer
+
     return make_tokenizer()
 
 
 @pytest.fixture(scope="session")
 def shifted_tokenizer():
     """A tokenizer whose ids are `tokenizer`'s + 4 (the MPNet-vs-BERT situation)."""
+    from tests.tiny import make_tokenizer
+
     return make_tokenizer(shifted=True)
 
 
@@ -33,6 +32,7 @@ def trained_teacher_state(tokenizer, tmp_path_factory):
     from transformers import Trainer
 
     from hf_distill import DistillationDataCollator
+    from tests.tiny import quiet_args, sentiment_dataset, tiny_bert
 
     teacher = tiny_bert(tokenizer, seed=123, layers=4)
     args = quiet_args(
@@ -46,6 +46,8 @@ def trained_teacher_state(tokenizer, tmp_path_factory):
 
 @pytest.fixture
 def trained_teacher(tokenizer, trained_teacher_state):
+    from tests.tiny import tiny_bert
+
     teacher = tiny_bert(tokenizer, seed=123, layers=4)
     teacher.load_state_dict(trained_teacher_state)
     return teacher

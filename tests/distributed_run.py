@@ -13,11 +13,8 @@ from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).parent))
-
-from hf_distill import DistillationDataCollator, DistillationTrainer  # noqa: E402
-
-from tiny import make_tokenizer, quiet_args, sentiment_dataset, tiny_bert  # noqa: E402
+from hf_distill import DistillationDataCollator, DistillationTrainer
+from tests.tiny import make_tokenizer, quiet_args, sentiment_dataset, tiny_bert
 
 
 def run(output_dir: str, per_device_batch_size: int, distill_preset: str | None = None) -> dict:

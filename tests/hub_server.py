@@ -35,7 +35,7 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-from hub_store import (
+from tests.hub_store import (
     GITATTRIBUTES,
     LFS_PATTERNS,
     LFS_SIZE,

@@ -9,8 +9,7 @@ from transformers import HfArgumentParser, TrainingArguments
 
 from hf_distill import DistillationDataCollator, DistillationTrainer, DistillationTrainingArguments
 from hf_distill.terms import PRESETS
-
-from tiny import sentiment_dataset, tiny_bert
+from tests.tiny import sentiment_dataset, tiny_bert
 
 
 def test_defaults_and_contract_names(tmp_path):

@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import pytest
+import run
+from harness import rows, rows_report, store
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
-
-import run  # noqa: E402
-from harness import rows, rows_report, store  # noqa: E402
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"  # pyproject: pytest's pythonpath
 
 
 def small_definition() -> dict:

@@ -8,16 +8,14 @@ import sys
 from pathlib import Path
 
 import pytest
+import run
 import torch
+from harness import flops, glue_data, machine, report, suites, training
+from harness import quality as quality_module
+from harness.baseline import DocsDistillationTrainer
 from transformers import BertConfig
 
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
-
-import run  # noqa: E402
-from harness import flops, glue_data, machine, report, suites, training  # noqa: E402
-from harness import quality as quality_module  # noqa: E402
-from harness.baseline import DocsDistillationTrainer  # noqa: E402
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"  # pyproject: pytest's pythonpath
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +78,7 @@ def test_other_sections_are_measured(results):
     assert case["latency_speedup"] == pytest.approx(case["teacher"]["latency_ms"] / case["student"]["latency_ms"])
     assert case["latency_efficiency"] == pytest.approx(case["latency_speedup"] / case["flop_ratio"])
     quality = results["quality"]["cases"]["4->2 SST-2"]
-    # Every method registered in recipes/methods.py runs too (as recipe:<name>), none is left out or estimated.
+    # Every method registered in hf_distill.recipes.methods runs too (as recipe:<name>), none is left out or estimated.
     recipe_methods = quality_module.recipe_methods(suites.SUITES["tiny"]["quality"])
     assert "recipe:bilstm@alone" in recipe_methods
     expected = {"teacher", "student_alone", "logit_kd", "preset:distilbert", *recipe_methods}
@@ -105,16 +103,6 @@ def test_training_worker_runs_in_a_fresh_process(tmp_path):
     assert run_["timed_steps"] == 2 and run_["step_time_s"] > 0
     assert run_["peak_memory_mb"] > 0 and run_["memory_kind"].startswith("ru_maxrss")
     assert run_["teacher_cache"]["source"] == "hf_distill.cache"
-
-
-def test_features_not_in_the_checkout_are_reported_not_faked(results, monkeypatch):
-    results, _ = results
-    for name, status in results["features"].items():
-        assert status["available"] == (status["reason"] == ""), name
-    monkeypatch.setitem(machine.FEATURES, "imaginary", "hf_distill.no_such_module")
-    status = machine.feature_status()["imaginary"]
-    assert status == {"module": "hf_distill.no_such_module", "available": False,
-                      "reason": "hf_distill.no_such_module is not in this checkout"}  # fmt: skip
 
 
 def test_forward_flops_by_hand():
@@ -142,8 +130,7 @@ def test_add_ratios_by_hand():
 
 def test_docs_baseline_loss_by_hand(tokenizer, tmp_path):
     from hf_distill import DistillationTrainingArguments
-
-    from tiny import tiny_bert
+    from tests.tiny import tiny_bert
 
     student, teacher = tiny_bert(tokenizer, seed=0), tiny_bert(tokenizer, seed=1, layers=3)
     args = DistillationTrainingArguments(output_dir=str(tmp_path), use_cpu=True, report_to="none")
@@ -361,19 +348,15 @@ def test_quality_keeps_each_method_on_disk_as_it_finishes(tmp_path, monkeypatch)
     paths = make_fixture(tmp_path)
     case = suites.cases("tiny", None, "", paths)[0]
     sizes = {**suites.SUITES["tiny"]["quality"], "methods": ["student_alone", "logit_kd"]}
-    features = {
-        "intermediate_presets": {"available": False, "reason": "-"},
-        "recipes": {"available": False, "reason": "-"},
-    }
     snapshots = []
-    out = sections.quality([case], sizes, paths["glue_dir"], features, [], persist=lambda q: snapshots.append(
+    out = sections.quality([case], sizes, paths["glue_dir"], [], persist=lambda q: snapshots.append(
         sorted(q["cases"]["4->2 SST-2"]["methods"])))  # fmt: skip
     assert snapshots == [["teacher"], ["student_alone", "teacher"], ["logit_kd", "student_alone", "teacher"]]
     assert out["cases"]["4->2 SST-2"]["methods"]["logit_kd"]["retention"] == pytest.approx(0.7 / 0.9)
     calls.clear()
-    again = sections.quality([case], sizes, paths["glue_dir"], features, [], previous=out)
+    again = sections.quality([case], sizes, paths["glue_dir"], [], previous=out)
     assert calls == [] and again["cases"] == out["cases"]
-    picked = sections.quality([case], sizes, paths["glue_dir"], features, [],
+    picked = sections.quality([case], sizes, paths["glue_dir"], [],
                               wanted=lambda unit: unit.endswith("/logit_kd"))  # fmt: skip
     assert calls == ["teacher", "logit_kd"] and set(picked["cases"]["4->2 SST-2"]["methods"]) == {
         "teacher",
@@ -432,11 +415,11 @@ def test_packed_models_load_in_float32_and_config_only_ones_time_but_do_not_scor
 def test_the_training_section_covers_each_case_the_suite_names(monkeypatch):
     from harness import sections
 
-    monkeypatch.setattr(sections, "training_cost", lambda case, sizes, features: {"case": case["name"], **sizes})
+    monkeypatch.setattr(sections, "training_cost", lambda case, sizes: {"case": case["name"], **sizes})
     cases = [{"name": "6->3"}, {"name": "12->6"}, {"name": "other"}]
-    section = sections.training_section(cases, {"rounds": 3, "cases": ["12->6", "6->3"]}, {})
+    section = sections.training_section(cases, {"rounds": 3, "cases": ["12->6", "6->3"]})
     assert section == {"by_case": {"6->3": {"case": "6->3", "rounds": 3}, "12->6": {"case": "12->6", "rounds": 3}}}
-    assert sections.training_section(cases, {"rounds": 1}, {}) == {"case": "6->3", "rounds": 1}
+    assert sections.training_section(cases, {"rounds": 1}) == {"case": "6->3", "rounds": 1}
     assert suites.SUITES["full"]["training"]["cases"] == ["6->3", "12->6"]
     text = "\n".join(
         report._training({"by_case": {"x": {"case": "x", "error": "E"}, "y": {"case": "y", "error": "F"}}})

@@ -14,8 +14,7 @@ from hf_distill.cache import (
     save_teacher_cache,
     teacher_fingerprint,
 )
-
-from tiny import quiet_args, sentiment_dataset, tiny_bert, tokenized
+from tests.tiny import quiet_args, sentiment_dataset, tiny_bert, tokenized
 
 
 def train_rows(tokenizer, rows=24, seed=1, max_length=32):

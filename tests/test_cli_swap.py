@@ -15,8 +15,7 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from hf_distill import DistillationTrainer, DistillationTrainingArguments
 from hf_distill.cache import add_teacher_logits
-
-from tiny import quiet_args, sentiment_dataset, tiny_bert, tokenized
+from tests.tiny import quiet_args, sentiment_dataset, tiny_bert, tokenized
 
 EXAMPLE = Path(__file__).with_name("run_glue_example.py")
 # The whole change, as a user would apply it: the import line, and the class name at its two uses. (Blank context

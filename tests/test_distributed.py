@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from distributed_run import run
-from tiny import make_tokenizer, tiny_bert
+from tests.distributed_run import run
+from tests.tiny import make_tokenizer, tiny_bert
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -19,12 +21,11 @@ def free_port() -> int:
 
 def launch_two_processes(output_dir: Path, *arguments: str) -> dict:
     """distributed_run.py under `accelerate launch` with two gloo processes on the CPU, 4 rows each a step."""
-    script = Path(__file__).parent / "distributed_run.py"
     command = [sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2"]
     command += ["--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no"]
     command += ["--main_process_ip", "127.0.0.1", "--main_process_port", str(free_port())]
-    command += [str(script), str(output_dir), "4", *arguments]
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1"}
+    command += ["-m", "tests.distributed_run", str(output_dir), "4", *arguments]
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "PYTHONPATH": str(ROOT)}
     env.update(CUDA_VISIBLE_DEVICES="", ACCELERATE_USE_CPU="true")  # two gloo processes on the CPU
     completed = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stdout[-3000:] + completed.stderr[-3000:]

@@ -9,8 +9,7 @@ import pytest
 from transformers import BertConfig, BertForMaskedLM, TrainingArguments
 
 from hf_distill import DistillationTrainingArguments
-
-from tiny import sentiment_dataset, tiny_bert, tokenized
+from tests.tiny import sentiment_dataset, tiny_bert, tokenized
 
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = ROOT / "docs"

@@ -6,8 +6,7 @@ import torch
 
 from hf_distill import DistillationDataCollator, DistillationTrainer, DistillationTrainingArguments
 from hf_distill.eval_teacher import TeacherEvalLogits, batch_key
-
-from tiny import quiet_args, sentiment_dataset, tiny_bert
+from tests.tiny import quiet_args, sentiment_dataset, tiny_bert
 
 EVAL_ROWS, EVAL_BATCH = 40, 16  # 3 eval batches
 

@@ -7,8 +7,7 @@ from transformers import Trainer
 from hf_distill import DistillationDataCollator, DistillationTrainer
 from hf_distill.cache import add_teacher_logits
 from hf_distill.finite import FiniteModelCallback, NonFiniteTrainingError
-
-from tiny import quiet_args, sentiment_dataset, tiny_bert, tokenized
+from tests.tiny import quiet_args, sentiment_dataset, tiny_bert, tokenized
 
 
 def test_a_nan_loss_stops_the_distillation_trainer_at_that_step(tmp_path, tokenizer):

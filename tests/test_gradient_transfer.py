@@ -11,8 +11,7 @@ from transformers import BertForSequenceClassification
 from hf_distill import DistillationDataCollator, DistillationTrainer, DistillationTrainingArguments
 from hf_distill.intermediate import embedding_noise
 from hf_distill.terms import EBBT_NOISE, EBBT_WEIGHT, IntermediateTerm
-
-from tiny import (
+from tests.tiny import (
     ARCHITECTURES,
     StopAfter,
     make_tokenizer,
@@ -292,7 +291,7 @@ def test_students_and_data_the_term_cannot_use_fail_at_construction(tmp_path, to
     same_vocabulary = DistillationDataCollator(tokenizer, tokenizer, text_fields=["sentence"])
     with pytest.raises(ValueError, match=r"the data collator tokenizes the teacher's inputs with its own teacher_"):
         make_trainer(tmp_path, tokenizer, teacher, tiny_bert(tokenizer), same_vocabulary, distill_preset="ebbt")
-    from tiny import tokenized
+    from tests.tiny import tokenized
 
     pretokenized = tokenized(tokenized(sentiment_dataset(16), tokenizer), tokenizer, prefix="teacher_")
     with pytest.raises(ValueError, match=r"the training data has its own teacher_input_ids"):

@@ -9,11 +9,10 @@ import uuid
 
 import pytest
 from huggingface_hub import HfApi, ModelCard
-from test_model_card import RESULTS
 
 from hf_distill import render_model_card
-
-from hub_server import TOKEN, USER
+from tests.hub.test_model_card import RESULTS
+from tests.hub_server import TOKEN, USER
 
 MODEL_INDEX = """model-index:
 - name: student

@@ -12,8 +12,7 @@ from hf_distill import DistillationDataCollator, DistillationTrainer
 from hf_distill.intermediate import PROJECTIONS_ATTR, PROJECTIONS_FILE
 from hf_distill.losses import attention_score_mse_loss, hidden_mse_loss, pkd_cls_loss
 from hf_distill.terms import PRESETS
-
-from tiny import StopAfter, quiet_args, sentiment_dataset, tiny_bert, tiny_encoder
+from tests.tiny import StopAfter, quiet_args, sentiment_dataset, tiny_bert, tiny_encoder
 
 ROWS = [
     {"sentence": "good movie and great plot", "label": 1},

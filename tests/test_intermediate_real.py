@@ -11,9 +11,8 @@ from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
 from hf_distill import DistillationDataCollator, DistillationTrainer, shallow_student
 from hf_distill.layers import AttentionCapture
-
-from real import MODELS, needs_checkpoints, needs_sst2, sst2_rows
-from tiny import quiet_args
+from tests.real import MODELS, needs_checkpoints, needs_sst2, sst2_rows
+from tests.tiny import quiet_args
 
 pytestmark = [pytest.mark.slow, needs_checkpoints("mpnet-base", "minilm-l6"), needs_sst2("dev")]
 

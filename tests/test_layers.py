@@ -12,8 +12,7 @@ from hf_distill.layers import (
     parse_layer_mapping,
     word_embeddings,
 )
-
-from tiny import ARCHITECTURES, tiny_encoder
+from tests.tiny import ARCHITECTURES, tiny_encoder
 
 
 def batch(vocab_size=40):
@@ -44,7 +43,7 @@ def test_unsupported_architecture_is_named():
 def test_layer_mapping_strategies():
     assert map_layers("uniform", 3, 6) == [(1, 2), (2, 4), (3, 6)]
     assert map_layers("uniform", 4, 12) == [(1, 3), (2, 6), (3, 9), (4, 12)]
-    assert map_layers("skip", 6, 12) == [(1, 2), (2, 4), (3, 6), (4, 8), (5, 10)]  # PKD-Skip, METHODS.md 4
+    assert map_layers("skip", 6, 12) == [(1, 2), (2, 4), (3, 6), (4, 8), (5, 10)]  # PKD-Skip (Sun et al., 2019)
     assert map_layers("last", 6, 12) == [(1, 7), (2, 8), (3, 9), (4, 10), (5, 11)]  # PKD-Last
     assert map_layers("1:2,3:-1", 3, 6) == [(1, 2), (3, 6)]
     assert map_layers("2, 4, 6", 3, 6) == [(1, 2), (2, 4), (3, 6)]

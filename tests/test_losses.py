@@ -1,4 +1,4 @@
-"""Loss functions against values computed by hand (plain Python floats) from METHODS.md section 1."""
+"""Loss functions against values computed by hand (plain Python floats) from each loss's formula."""
 
 import math
 
@@ -133,7 +133,7 @@ def test_hard_label_regression_and_multi_label():
         hard_label_loss(logits, labels, problem_type="ranking")
 
 
-# ---- Intermediate losses (METHODS.md sections 3-7), by hand on [batch=2, seq=3] with the last token of example 2
+# ---- Intermediate losses, by hand on [batch=2, seq=3] with the last token of example 2
 # padded; padded positions hold wild values that must not change anything. ----
 
 MASK = [[1, 1, 1], [1, 1, 0]]
@@ -396,3 +396,31 @@ def test_input_gradient_gradient_matches_finite_differences(teacher_width):
     mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
     assert torch.autograd.gradcheck(lambda g: input_gradient_loss(g, teacher, mask, reduction="none"), (student,))
     assert input_gradient_loss(student, teacher, mask).dtype == torch.float64
+
+
+# ---- The intermediate-term registry: one entry per loss, declared on the loss function ----
+
+
+def test_every_term_loss_is_registered_on_its_function_and_called_per_example():
+    from hf_distill.losses import TERM_LOSSES, register_term_loss
+    from hf_distill.terms import TERM_LOSSES as terms_view
+
+    assert terms_view is TERM_LOSSES
+    assert list(TERM_LOSSES) == [
+        "hidden_mse", "embedding_mse", "cosine", "pkd", "attention_mse", "attention_kl", "value_relation",
+        "qq_relation", "kk_relation", "vv_relation", "input_gradient",
+    ]  # fmt: skip
+    torch.manual_seed(0)
+    s, t = torch.randn(2, 3, 8), torch.randn(2, 3, 8)
+    mask = torch.tensor([[1, 1, 1], [1, 1, 0]])
+    torch.testing.assert_close(
+        TERM_LOSSES["hidden_mse"].per_example(s, t, mask, None), hidden_mse_loss(s, t, mask, "none")
+    )
+    torch.testing.assert_close(
+        TERM_LOSSES["pkd"].per_example(s[:, 0], t[:, 0], mask, None), pkd_cls_loss(s[:, 0], t[:, 0], reduction="none")
+    )
+    relation = TERM_LOSSES["kk_relation"].per_example(s, t, mask, 2)
+    torch.testing.assert_close(relation, relation_kl_loss(s, t, 2, mask, reduction="none"))
+    assert TERM_LOSSES["kk_relation"].source == "key" and TERM_LOSSES["value_relation"].equal_heads
+    with pytest.raises(ValueError, match="'cosine' is already registered"):
+        register_term_loss("cosine", "hidden", "again")(hidden_mse_loss)

@@ -5,7 +5,7 @@ import re
 import subprocess
 from pathlib import Path
 
-from tiny import sentiment_dataset, tiny_bert, tokenized
+from tests.tiny import sentiment_dataset, tiny_bert, tokenized
 
 ROOT = Path(__file__).parents[1]
 README = (ROOT / "README.md").read_text()

@@ -4,15 +4,9 @@ Markdown table rendered from the JSON file."""
 from __future__ import annotations
 
 import json
-import sys
-from pathlib import Path
 
 import pytest
-
-BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
-sys.path.insert(0, str(BENCHMARKS))
-
-import reliability  # noqa: E402
+import reliability  # benchmarks/ is on pytest's pythonpath (pyproject.toml)
 
 
 def test_cheap_cases_run_end_to_end_and_render(tmp_path):

@@ -3,8 +3,7 @@ import torch
 from transformers import BertForMaskedLM, BertForSequenceClassification, BertModel
 
 from hf_distill.teacher import check_teacher_student, load_teacher, tokenizer_mismatch
-
-from tiny import tiny_bert
+from tests.tiny import tiny_bert
 
 
 def test_loaded_from_a_path_with_the_students_head_and_dtype(tokenizer, tmp_path):

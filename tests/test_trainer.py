@@ -7,8 +7,7 @@ from safetensors.torch import load_file
 from transformers import BertModel, TrainerCallback, TrainingArguments
 
 from hf_distill import DistillationDataCollator, DistillationTrainer, DistillationTrainingArguments
-
-from tiny import StopAfter, quiet_args, sentiment_dataset, tiny_bert
+from tests.tiny import StopAfter, quiet_args, sentiment_dataset, tiny_bert
 
 
 def make_trainer(tmp_path, tokenizer, teacher, student=None, collator=None, train_rows=64, **arg_overrides):
@@ -234,7 +233,7 @@ def test_different_tokenizers_need_teacher_inputs(tmp_path, tokenizer, shifted_t
 
 
 def test_pretokenized_teacher_columns_survive_column_removal(tmp_path, tokenizer, shifted_tokenizer):
-    from tiny import tokenized
+    from tests.tiny import tokenized
 
     train = tokenized(tokenized(sentiment_dataset(16), tokenizer), shifted_tokenizer, prefix="teacher_")
     trainer = DistillationTrainer(

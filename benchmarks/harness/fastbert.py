@@ -1,9 +1,10 @@
-"""FastBERT speeds (issue 6): the teacher with self-distilled exit branches, timed at several ``speed`` values.
+"""FastBERT speeds: the teacher with self-distilled exit branches, timed at several ``speed`` values.
 
 The teacher is the backbone (`FastBertForSequenceClassification.from_backbone`); its branches learn from its
 final classifier on unlabeled SST-2 training rows (stage 2 only: backbone frozen), then
-`hf_distill.early_exit_report.speed_report` gives, per speed, dev accuracy, average layers, FLOPs relative to the
-full model and the measured wall-clock speedup at batch 1 and batch 64 (real adaptive runs, exited rows dropped).
+`hf_distill.methods.fastbert.fastbert_report.speed_report` gives, per speed, dev accuracy, average layers, FLOPs
+relative to the full model and the measured wall-clock speedup at batch 1 and batch 64 (real adaptive runs, exited
+rows dropped).
 ``efficiency`` = measured speedup / FLOP speedup (``1 / relative_flops``).
 """
 
@@ -20,8 +21,8 @@ from . import glue_data
 
 
 def measure_case(case: dict[str, Any], sizes: dict[str, Any], glue_dir: str) -> dict[str, Any]:
-    from hf_distill.early_exit import FastBertForSequenceClassification, FastBertStageCallback
-    from hf_distill.early_exit_report import speed_report
+    from hf_distill.methods.fastbert import FastBertForSequenceClassification, FastBertStageCallback
+    from hf_distill.methods.fastbert.fastbert_report import speed_report
 
     tokenizer = AutoTokenizer.from_pretrained(case["teacher"])
     train_rows = glue_data.subset(glue_data.read_rows(glue_dir, "SST-2", "train"), sizes["train_rows"], 0)

@@ -1,9 +1,7 @@
-"""What the numbers were measured on, and which library features exist in this checkout."""
+"""What the numbers were measured on."""
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
 import os
 import platform
 import re
@@ -60,40 +58,3 @@ def _load_average() -> list[float] | None:
         return [round(x, 2) for x in os.getloadavg()]
     except OSError:
         return None
-
-
-# Modules other issues own: a feature is measured only when its module imports in this checkout.
-FEATURES = {
-    "teacher_cache": "hf_distill.cache",
-    "intermediate_presets": "hf_distill.terms",
-    "students": "hf_distill.students",
-    "theseus": "hf_distill.theseus",
-    "fastbert": "hf_distill.early_exit",
-    "metadistil": "hf_distill.metadistil",
-    "bilstm": "hf_distill.bilstm",
-    "glue": "hf_distill.glue",
-}
-
-
-def feature_status() -> dict[str, dict[str, Any]]:
-    """``{feature: {"available": bool, "module": name, "reason": str}}`` by importing each owning module."""
-    status = {}
-    for feature, module in FEATURES.items():
-        status[feature] = {"module": module, **_import_status(module)}
-    recipes = REPO_ROOT / "recipes" / "methods.py"
-    status["recipes"] = {
-        "module": "recipes/methods.py",
-        "available": recipes.exists(),
-        "reason": "" if recipes.exists() else "recipes/methods.py is not in this checkout (issue 4)",
-    }
-    return status
-
-
-def _import_status(module: str) -> dict[str, Any]:
-    if importlib.util.find_spec(module.rsplit(".", 1)[0]) is None or importlib.util.find_spec(module) is None:
-        return {"available": False, "reason": f"{module} is not in this checkout"}
-    try:
-        importlib.import_module(module)
-    except Exception as error:  # an import that fails is reported, not hidden
-        return {"available": False, "reason": f"import {module} failed: {type(error).__name__}: {error}"}
-    return {"available": True, "reason": ""}

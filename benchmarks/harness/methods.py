@@ -110,7 +110,7 @@ def make_trainer(
         return DistillationTrainer(
             model=student, teacher_model=teacher, args=kd_args, train_dataset=dataset, callbacks=callbacks
         )
-    if method.startswith("preset:"):  # an intermediate-layer preset (issue 3) on top of logit KD
+    if method.startswith("preset:"):  # an intermediate-layer preset on top of logit KD
         kd_args = DistillationTrainingArguments(**common, temperature=2.0, alpha=0.5, distill_preset=method[7:])
         return DistillationTrainer(
             model=student, teacher_model=teacher, args=kd_args, train_dataset=dataset, callbacks=callbacks

@@ -248,7 +248,7 @@ def _over_seeds(runs: list[dict[str, Any]], seeds: list[int]) -> dict[str, Any]:
 def run_recipe(
     name: str, case: dict[str, Any], task: str, glue_dir: str, sizes: dict[str, Any], seed: int = 0
 ) -> dict[str, Any]:
-    """A method registered in ``recipes/methods.py`` (issue 4's registry), run through ``run_glue_distill.py``.
+    """A method registered in ``hf_distill.recipes.methods``, run through ``run_glue_distill.py``.
 
     Same teacher, student source and layers, rows (shuffle seed 0), epochs, batch, learning rate and ``seed`` as the
     methods trained in this process; the method's own settings are its defaults, then the suite's
@@ -308,13 +308,10 @@ def run_recipe(
 
 
 def recipe_methods(sizes: dict[str, Any] | None = None) -> list[str]:
-    """``recipe:<name>`` for each method of ``recipes/methods.py`` but ``logit`` (measured here as logit_kd), then
-    each variant ``recipe:<method>@<label>`` that the suite's ``recipe_args`` defines."""
-    sys.path.insert(0, str(REPO_ROOT / "recipes"))
-    try:
-        from methods import METHODS
-    finally:
-        sys.path.remove(str(REPO_ROOT / "recipes"))
+    """``recipe:<name>`` for each method of ``hf_distill.recipes.methods`` but ``logit`` (measured here as
+    logit_kd), then each variant ``recipe:<method>@<label>`` that the suite's ``recipe_args`` defines."""
+    from hf_distill.recipes.methods import METHODS
+
     variants = [name for name in (sizes or {}).get("recipe_args", {}) if "@" in name]
     return [f"recipe:{name}" for name in [*(name for name in METHODS if name != "logit"), *variants]]
 

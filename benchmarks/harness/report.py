@@ -71,7 +71,7 @@ def markdown(results: dict[str, Any], plot_names: list[str]) -> str:
         "",
     ]
     lines += _measured_on(results)
-    not_available = [(name, f["reason"]) for name, f in results["features"].items() if not f["available"]]
+    not_available = [(name, f["reason"]) for name, f in results.get("features", {}).items() if not f["available"]]
     if not_available:
         lines += ["Not available in this checkout (not measured):", ""]
         lines += [f"- {name}: {reason}" for name, reason in not_available] + [""]

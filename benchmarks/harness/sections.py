@@ -6,9 +6,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from hf_distill.terms import PRESETS
+
+from . import fastbert, store, training
 from . import inference as inference_bench
 from . import quality as quality_bench
-from . import store, training
 from .models import has_weights, spec
 
 
@@ -26,18 +28,18 @@ def describe_weights(path: str) -> str:
     return "pre-trained (task head random)" if has_weights(path) else "random (config only)"
 
 
-def training_section(cases: list[dict], sizes: dict, features: dict) -> dict[str, Any]:
+def training_section(cases: list[dict], sizes: dict) -> dict[str, Any]:
     """The training-cost section: of the suite's first case, or of each case the sizes name in ``cases`` (then
     ``{"by_case": {name: section}}``)."""
     sizes = dict(sizes)
     names = sizes.pop("cases", None)
     if not names:
-        return training_cost(cases[0], sizes, features)
+        return training_cost(cases[0], sizes)
     chosen = [case for case in cases if case["name"] in names]
-    return {"by_case": {case["name"]: training_cost(case, sizes, features) for case in chosen}}
+    return {"by_case": {case["name"]: training_cost(case, sizes) for case in chosen}}
 
 
-def training_cost(case: dict, sizes: dict, features: dict) -> dict[str, Any]:
+def training_cost(case: dict, sizes: dict) -> dict[str, Any]:
     """Samples/s and peak memory of each training method on ``case``'s student, ratios to plain fine-tuning (overall
     and round by round), the library's step time against the docs-style KD subclass, and the evaluation time with
     the teacher's eval logits reused against running the teacher."""
@@ -48,12 +50,7 @@ def training_cost(case: dict, sizes: dict, features: dict) -> dict[str, Any]:
     methods = list(training.BASE_METHODS)
     sizes = dict(sizes)
     presets = sizes.pop("presets", None)
-    if features["intermediate_presets"]["available"]:
-        from hf_distill.terms import PRESETS
-
-        methods += [f"preset:{name}" for name in (presets or PRESETS)]
-    else:
-        not_available["intermediate presets"] = features["intermediate_presets"]["reason"]
+    methods += [f"preset:{name}" for name in (presets or PRESETS)]
     results = training.measure(methods, spec(teacher), case["student"], **sizes)
     isolated = all(run["memory_isolated"] for entry in results.values() for run in entry.get("runs", []))
     cached_runs = results.get("cached_kd", {}).get("runs") or [{}]
@@ -98,7 +95,7 @@ def seq_len_scaling(case: dict, sizes: dict) -> dict[str, Any]:
     return {"case": case["name"], "lengths": lengths, **sizes, "by_length": by_length}
 
 
-def inference(cases: list[dict], sizes: dict, features: dict, glue_dir: str) -> dict[str, Any]:
+def inference(cases: list[dict], sizes: dict, glue_dir: str) -> dict[str, Any]:
     """Teacher vs exported student speed for each case whose teacher checkpoint exists; FastBERT speeds."""
     sizes = dict(sizes)
     fastbert_sizes = sizes.pop("fastbert")
@@ -111,11 +108,6 @@ def inference(cases: list[dict], sizes: dict, features: dict, glue_dir: str) -> 
         measured = inference_bench.measure_case({**case, "teacher": teacher}, sizes)
         measured["teacher_weights"] = "fine-tuned" if teacher == case["teacher"] else describe_weights(teacher)
         out["cases"][case["name"]] = measured
-    if not features["fastbert"]["available"]:
-        out["not_available"]["FastBERT early exit"] = features["fastbert"]["reason"]
-        return out
-    from . import fastbert
-
     for case in cases:
         if case["name"] in fastbert_sizes["cases"] and not _missing(case["teacher"]):
             out["fastbert"][case["name"]] = fastbert.measure_case(case, fastbert_sizes, glue_dir)
@@ -126,7 +118,6 @@ def quality(
     cases: list[dict],
     sizes: dict,
     glue_dir: str,
-    features: dict,
     reuse: list[str],
     only: list[str] | None = None,
     previous: dict[str, Any] | None = None,
@@ -141,7 +132,7 @@ def quality(
     before each method runs (it may hold a time budget)."""
     wanted = wanted or (lambda name: True)
     out: dict[str, Any] = {"cases": dict((previous or {}).get("cases", {})), "not_available": {}, "reused": []}
-    methods = quality_methods(sizes, features, only, out["not_available"])
+    methods = quality_methods(sizes, only, out["not_available"])
     for case in cases:
         if sizes.get("cases") and case["name"] not in sizes["cases"]:
             out["not_available"][case["name"]] = f"not trained in this suite (it trains cases {sizes['cases']})"
@@ -174,21 +165,13 @@ def quality(
     return out
 
 
-def quality_methods(sizes: dict, features: dict, only: list[str] | None, not_available: dict[str, str]) -> list[str]:
-    """The quality methods this checkout can train (``teacher`` aside), narrowed by ``only`` (or the suite's
-    ``methods``); what is left out is said in ``not_available``."""
+def quality_methods(sizes: dict, only: list[str] | None, not_available: dict[str, str]) -> list[str]:
+    """The quality methods (``teacher`` aside): the core ones, each preset and its variants, each recipe method,
+    narrowed by ``only`` (or the suite's ``methods``); what is left out is said in ``not_available``."""
     methods = list(quality_bench.CORE_METHODS)
-    if features["intermediate_presets"]["available"]:
-        from hf_distill.terms import PRESETS
-
-        methods += [f"preset:{name}" for name in (sizes.get("presets") or PRESETS)]
-        methods += [f"preset:{name}" for name in sizes.get("preset_args", {}) if "@" in name]  # variants
-    else:
-        not_available["intermediate presets"] = features["intermediate_presets"]["reason"]
-    if features["recipes"]["available"]:
-        methods += quality_bench.recipe_methods(sizes)
-    else:
-        not_available["recipe methods (Theseus, MetaDistil, BiLSTM, ...)"] = features["recipes"]["reason"]
+    methods += [f"preset:{name}" for name in (sizes.get("presets") or PRESETS)]
+    methods += [f"preset:{name}" for name in sizes.get("preset_args", {}) if "@" in name]  # variants
+    methods += quality_bench.recipe_methods(sizes)
     only = only or sizes.get("methods")
     if only and only != ["all"]:
         skipped = [method for method in methods if method not in only and method.split(":", 1)[-1] not in only]

@@ -7,7 +7,7 @@ Every configuration trains the same student on the same synthetic batches (rando
 - ``logit_kd``: `hf_distill.DistillationTrainer` (KL, T=2, alpha=0.5);
 - ``docs_kd``: the `transformers.Trainer` KD subclass of the transformers docs (`baseline.DocsDistillationTrainer`);
 - ``cached_kd``: `DistillationTrainer` reading teacher logits precomputed once (no teacher forward per step);
-- ``preset:<name>``: `DistillationTrainer` with an intermediate-layer preset (issue 3), when available.
+- ``preset:<name>``: `DistillationTrainer` with an intermediate-layer preset.
 
 Memory on CPU is the growth of the process's peak resident set (``ru_maxrss``) from just after the imports to the
 end of training, so each configuration runs in a fresh subprocess (``python benchmarks/run.py --worker``); on a

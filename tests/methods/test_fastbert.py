@@ -446,18 +446,18 @@ def test_export_backbone_is_a_standard_model(tokenizer, tmp_path):
         torch.testing.assert_close(loaded(**batch).logits, backbone(**batch).logits)
 
 
-def test_readme_fastbert_example_runs(tokenizer, trained_teacher, tmp_path, monkeypatch):
+def test_docs_fastbert_example_runs(tokenizer, trained_teacher, tmp_path, monkeypatch):
     from pathlib import Path
 
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
-    example = next(b for b in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "FastBertStageCallback(" in b)
+    page = (Path(__file__).parents[2] / "docs" / "methods" / "fastbert.md").read_text()
+    example = next(b for b in re.findall(r"```python\n(.*?)```", page, flags=re.S) if "FastBertStageCallback(" in b)
     trained_teacher.save_pretrained(tmp_path / "classifier")
     tokenizer.save_pretrained(tmp_path / "classifier")
-    example = example.replace('"fine-tuned-classifier"', repr(str(tmp_path / "classifier")))
+    example = example.replace('"fine-tuned-teacher-checkpoint"', repr(str(tmp_path / "classifier")))
     monkeypatch.chdir(tmp_path)
     text_only = tokenized(sentiment_dataset(32, seed=1), tokenizer).remove_columns(["sentence", "label"])
-    namespace = {"text_only": text_only}
-    exec(compile(example, "README.md", "exec"), namespace)
+    namespace = {"train": text_only}
+    exec(compile(example, "fastbert.md", "exec"), namespace)
     assert namespace["trainer"].state.global_step == 8  # 32 rows, batch 8, 2 epochs
     loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path / "fastbert")
     assert isinstance(loaded, FastBertForSequenceClassification) and loaded.config.speed == 0.5

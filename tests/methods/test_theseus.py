@@ -419,10 +419,10 @@ def test_arguments_parse_from_the_command_line_and_validate(trained_teacher):
         TheseusArguments(theseus_replacing_steps=2.5)
 
 
-def test_readme_example_runs_on_tiny_models(tmp_path, tokenizer, trained_teacher, monkeypatch):
-    readme = (Path(__file__).parents[2] / "README.md").read_text()
+def test_docs_example_runs_on_tiny_models(tmp_path, tokenizer, trained_teacher, monkeypatch):
+    page = (Path(__file__).parents[2] / "docs" / "methods" / "bert-of-theseus.md").read_text()
     example = next(
-        block for block in re.findall(r"```python\n(.*?)```", readme, flags=re.S) if "theseus_model(" in block
+        block for block in re.findall(r"```python\n(.*?)```", page, flags=re.S) if "theseus_model(" in block
     )
     trained_teacher.save_pretrained(tmp_path / "teacher")
     tokenizer.save_pretrained(tmp_path / "teacher")
@@ -433,7 +433,7 @@ def test_readme_example_runs_on_tiny_models(tmp_path, tokenizer, trained_teacher
         "train": tokenized(sentiment_dataset(32, seed=1), tokenizer).remove_columns("sentence"),
         "dev": tokenized(sentiment_dataset(16, seed=2), tokenizer).remove_columns("sentence"),
     }
-    exec(compile(example, "README.md", "exec"), namespace)
+    exec(compile(example, "bert-of-theseus.md", "exec"), namespace)
     assert namespace["trainer"].state.global_step == 8  # 32 rows, batch 8, 2 epochs
     loaded = AutoModelForSequenceClassification.from_pretrained(tmp_path / "theseus" / "successor")
     assert loaded.config.num_hidden_layers == 2

@@ -130,8 +130,22 @@ def summary_line(results: dict[str, Any], output_dir: str) -> str:
 
 def recorded(results: dict[str, Any], model_args) -> dict[str, Any]:
     """What ``results.json`` keeps of a run: ``results`` with the Hub ids given by ``--student_base_model`` /
-    ``--teacher_hub_id``, through `hf_distill.hub.redaction.redact` (no token in the command or the settings)."""
-    return redact(with_hub_ids(results, model_args.student_base_model, model_args.teacher_hub_id))
+    ``--teacher_hub_id`` and local model folders written so they cannot be read as Hub ids, through
+    `hf_distill.hub.redaction.redact` (no token in the command or the settings)."""
+    results = with_hub_ids(results, model_args.student_base_model, model_args.teacher_hub_id)
+    for side in ("teacher", "student"):
+        for key in ("name_or_path", "fine_tuned_from"):
+            if isinstance(results.get(side), dict) and results[side].get(key):
+                results[side] = {**results[side], key: local_path_marked(results[side][key])}
+    return redact(results)
+
+
+def local_path_marked(name: str) -> str:
+    """``./name`` for a relative path to an existing folder (``runs/teacher`` also reads as a Hub id ``namespace/
+    name``, so a card rendered elsewhere would link it to the Hub); anything else as it is."""
+    if isinstance(name, str) and not name.startswith((".", "~", "/")) and os.path.isdir(name):
+        return f"./{name}"
+    return name
 
 
 def configuration(model_args, data_args, training_args, method_args, config_path) -> dict[str, Any]:

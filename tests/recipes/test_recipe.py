@@ -4,6 +4,7 @@ import csv
 import errno
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -717,3 +718,17 @@ def test_the_teacher_flag_is_required(tmp_path, capsys):
     error = run_bad(capsys, tmp_path / "out", [*common_flags(tmp_path / "out"), "--student_layers", "0"])
     assert "the following arguments are required: --teacher_model_name_or_path" in error
     assert not (tmp_path / "out" / "results.json").exists()
+
+
+def test_a_relative_teacher_folder_is_recorded_as_local_not_as_a_hub_id(tmp_path, models, monkeypatch):
+    from hf_distill import render_model_card
+
+    shutil.copytree(models["teacher"], tmp_path / "runs" / "teacher")
+    monkeypatch.chdir(tmp_path)
+    flags = [*common_flags(tmp_path / "out"), "--teacher_model_name_or_path", "runs/teacher", "--student_layers", "0"]
+    assert recipe_main(flags) == 0
+    results = read_results(tmp_path / "out")
+    assert results["teacher"]["name_or_path"] == "./runs/teacher"
+    monkeypatch.chdir(tmp_path / "out")  # rendered where runs/teacher is not a folder: still not a Hub id
+    card = render_model_card(results).text
+    assert "huggingface.co/runs/teacher" not in card and "`teacher` (a local checkpoint)" in card

@@ -132,6 +132,9 @@ def run_rows_suite(options: argparse.Namespace) -> dict[str, Any]:
         print(f"wrote {report_path}", file=sys.stderr)
         if options.readme:
             rows_report.update_readme(Path(options.readme), runner.results)
+            plot = path.with_name(f"{path.stem}-headline.png")
+            if rows_report.headline_plot(runner.results, plot):
+                print(f"wrote {plot}", file=sys.stderr)
             print(f"wrote the headline table into {options.readme}", file=sys.stderr)
         return runner.results
     if not options.merge:

@@ -335,6 +335,8 @@ def test_headline_table_has_teachers_and_means_and_goes_into_the_readme_block(tm
     readme.write_text(f"# x\n\n{rows_report.HEADLINE_START}\nold\n{rows_report.HEADLINE_END}\n\nafter\n")
     rows_report.update_readme(readme, results)
     assert rows_report.readme_block(readme.read_text()) == table and readme.read_text().endswith("\n\nafter\n")
+    assert rows_report.headline_plot(results, tmp_path / "h.png") and (tmp_path / "h.png").stat().st_size > 1000
+    assert not rows_report.headline_plot({**results, "rows": {}}, tmp_path / "none.png")
     readme.write_text("no block")
     with pytest.raises(ValueError, match="no <!-- headline-table -->"):
         rows_report.update_readme(readme, results)

@@ -191,6 +191,31 @@ def headline(results: dict[str, Any]) -> str:
     return "\n".join(_table(header, table)).rstrip() + "\n"
 
 
+def headline_plot(results: dict[str, Any], path: Path) -> bool:
+    """A bar chart of the headline table (retention per row, by task) at ``path``; False when no row is done."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    definition = results["definition"]
+    tasks = [task for task in definition["tasks"] if method_rows(results, definition, task)]
+    if not tasks:
+        return False
+    fig, axes = plt.subplots(1, len(tasks), figsize=(4.5 * len(tasks), 3.6), squeeze=False)
+    for ax, task in zip(axes[0], tasks, strict=True):
+        table = [row for row in method_rows(results, definition, task) if row[4] is not None]
+        ax.bar(range(len(table)), [row[4] for row in table], color="tab:blue")
+        ax.axhline(1.0, color="grey", linestyle="--", linewidth=1)
+        ax.set_xticks(range(len(table)), [row[0] for row in table], rotation=30, ha="right")
+        ax.set_ylim(min([0.8, *(row[4] - 0.02 for row in table)]), 1.05)
+        ax.set_title(f"{task}: score / teacher's score")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
 HEADLINE_START, HEADLINE_END = "<!-- headline-table -->", "<!-- /headline-table -->"
 
 

@@ -15,6 +15,7 @@ from tests.tiny import (
     ARCHITECTURES,
     StopAfter,
     make_tokenizer,
+    one_optimizer_step,
     quiet_args,
     sentiment_dataset,
     tiny_bert,
@@ -148,37 +149,14 @@ def test_the_noise_depends_on_the_example_and_the_step_only():
     assert abs(many.mean().item()) < 0.03 and abs(many.std().item() - 1) < 0.03
 
 
-def one_optimizer_step(tmp_path, tokenizer, teacher, name, batch_size, accumulation, rows):
-    student = tiny_bert(tokenizer, seed=2)
-    trainer = DistillationTrainer(
-        model=student,
-        teacher_model=teacher,
-        args=quiet_args(
-            tmp_path / name,
-            per_device_train_batch_size=batch_size,
-            gradient_accumulation_steps=accumulation,
-            max_steps=1,
-            optim="sgd",
-            learning_rate=0.5,
-            lr_scheduler_type="constant",
-            train_sampling_strategy="sequential",
-            alpha=0.4,
-            logging_steps=1,
-            distill_preset="ebbt",
-        ),  # fmt: skip
-        train_dataset=rows,
-        data_collator=DistillationDataCollator(tokenizer, text_fields=["sentence"]),
-    )
-    trainer.train()
-    return student.state_dict(), trainer.state.log_history[0]
-
-
 def test_gradient_accumulation_equals_one_big_batch(tmp_path, tokenizer):
     """2 x 5 rows accumulated against one batch of 10 (padded to other lengths): same noise per example, same step."""
     teacher = confident_teacher(tokenizer)
     rows = sentiment_dataset(10, seed=3).to_list()
-    big, big_log = one_optimizer_step(tmp_path, tokenizer, teacher, "big", 10, 1, rows)
-    accumulated, accumulated_log = one_optimizer_step(tmp_path, tokenizer, teacher, "acc", 5, 2, rows)
+    big, big_log = one_optimizer_step(tmp_path, tokenizer, teacher, "big", 10, 1, rows, distill_preset="ebbt")
+    accumulated, accumulated_log = one_optimizer_step(
+        tmp_path, tokenizer, teacher, "acc", 5, 2, rows, distill_preset="ebbt"
+    )
     initial = tiny_bert(tokenizer, seed=2).state_dict()
     assert not torch.allclose(
         big["bert.embeddings.word_embeddings.weight"], initial["bert.embeddings.word_embeddings.weight"]

@@ -7,7 +7,7 @@ from safetensors.torch import load_file
 from transformers import BertModel, TrainerCallback, TrainingArguments
 
 from hf_distill import DistillationDataCollator, DistillationTrainer, DistillationTrainingArguments
-from tests.tiny import StopAfter, quiet_args, sentiment_dataset, tiny_bert
+from tests.tiny import StopAfter, one_optimizer_step, quiet_args, sentiment_dataset, tiny_bert
 
 
 def make_trainer(tmp_path, tokenizer, teacher, student=None, collator=None, train_rows=64, **arg_overrides):
@@ -86,38 +86,14 @@ def test_regression_students_distil_with_mse(tmp_path, tokenizer):
     assert trainer.compute_loss(trainer.model, batch).item() == pytest.approx(expected.item(), rel=1e-5)
 
 
-def _one_optimizer_step(tmp_path, tokenizer, teacher, name, batch_size, accumulation, rows):
-    student = tiny_bert(tokenizer, seed=2)
-    trainer = DistillationTrainer(
-        model=student,
-        teacher_model=teacher,
-        args=quiet_args(
-            tmp_path / name,
-            per_device_train_batch_size=batch_size,
-            gradient_accumulation_steps=accumulation,
-            max_steps=1,
-            optim="sgd",
-            learning_rate=0.5,
-            lr_scheduler_type="constant",
-            train_sampling_strategy="sequential",
-            alpha=0.4,
-            logging_steps=1,
-        ),
-        train_dataset=rows,
-        data_collator=DistillationDataCollator(tokenizer, text_fields=["sentence"]),
-    )
-    trainer.train()
-    return student.state_dict(), trainer.state.log_history[0]
-
-
 def test_gradient_accumulation_equals_one_big_batch(tmp_path, tokenizer, trained_teacher):
     # 10 rows, a third of them unlabeled: one step of 10 vs micro-batches 4 + 4 + 2 accumulated. Per-micro-batch
     # means would weigh the last 2 rows double; the trainer normalises by the step's 10 examples instead.
     rows = sentiment_dataset(10, seed=3).to_list()
     for index in (1, 4, 5):
         rows[index]["label"] = None
-    big, big_log = _one_optimizer_step(tmp_path, tokenizer, trained_teacher, "big", 10, 1, rows)
-    accumulated, accumulated_log = _one_optimizer_step(tmp_path, tokenizer, trained_teacher, "acc", 4, 3, rows)
+    big, big_log = one_optimizer_step(tmp_path, tokenizer, trained_teacher, "big", 10, 1, rows)
+    accumulated, accumulated_log = one_optimizer_step(tmp_path, tokenizer, trained_teacher, "acc", 4, 3, rows)
     initial = tiny_bert(tokenizer, seed=2).state_dict()
     assert not torch.allclose(big["classifier.weight"], initial["classifier.weight"])
     for name in big:

@@ -9,6 +9,8 @@ import datasets
 import torch
 from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast, TrainerCallback
 
+from hf_distill import DistillationDataCollator, DistillationTrainer
+
 SPECIALS = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
 POSITIVE = ["good", "great", "fine", "nice", "fun", "superb", "lovely", "warm"]
 NEGATIVE = ["bad", "awful", "dull", "poor", "boring", "weak", "sad", "cold"]
@@ -135,3 +137,30 @@ def tiny_encoder(
         arch, vocab_size=vocab_size, max_position_embeddings=64, pad_token_id=1, num_labels=num_labels, **sizes
     )
     return AutoModelForSequenceClassification.from_config(config)
+
+
+def one_optimizer_step(tmp_path, tokenizer, teacher, name, batch_size, accumulation, rows, **settings):
+    """One SGD step (lr 0.5, alpha 0.4) of a fresh tiny student on ``rows``, in ``batch_size`` x ``accumulation``;
+    ``settings`` are further `DistillationTrainingArguments`. Returns the student's weights and the step's log."""
+    student = tiny_bert(tokenizer, seed=2)
+    trainer = DistillationTrainer(
+        model=student,
+        teacher_model=teacher,
+        args=quiet_args(
+            tmp_path / name,
+            per_device_train_batch_size=batch_size,
+            gradient_accumulation_steps=accumulation,
+            max_steps=1,
+            optim="sgd",
+            learning_rate=0.5,
+            lr_scheduler_type="constant",
+            train_sampling_strategy="sequential",
+            alpha=0.4,
+            logging_steps=1,
+            **settings,
+        ),
+        train_dataset=rows,
+        data_collator=DistillationDataCollator(tokenizer, text_fields=["sentence"]),
+    )
+    trainer.train()
+    return student.state_dict(), trainer.state.log_history[0]

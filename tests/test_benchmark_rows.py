@@ -45,9 +45,9 @@ def test_the_standard_suite_plans_every_row_of_the_issue():
     assert theseus.teacher == "minilm" and theseus.own_student
     assert theseus.args[:4] == ["--distill_method", "theseus", "--theseus_successor_layers", "3"]
     assert by_name["MRPC/ebbt/seed0"].select == "ebbt" and by_name["MRPC/ebbt/seed0"].teacher == "minilm"
-    ebbt = by_name["MRPC/select/ebbt/beta10"]
+    ebbt = by_name["MRPC/select/ebbt/beta0.1"]
     assert ebbt.args[:2] == ["--distill_preset", "ebbt"] and ebbt.seed == definition["protocol"]["selection_seed"]
-    assert json.loads(ebbt.args[3]) == [{"loss": "input_gradient", "weight": 10.0, "noise": 0.1}]
+    assert json.loads(ebbt.args[3]) == [{"loss": "input_gradient", "weight": 0.1, "noise": 0.1}]
     assert json.loads(by_name["MRPC/select/ebbt_no_noise/beta1"].args[3])[0]["noise"] == 0.0
 
 
@@ -139,7 +139,7 @@ def test_selection_picks_the_best_heldout_score_once_every_candidate_has_a_resul
         chosen["errors"] == {"minilm@0.1": "RuntimeError: boom"}
         and rows.status(results, definition, best) == "pending"
     )
-    for label in ("beta1", "beta10"):
+    for label in ("beta0.1", "beta1"):
         results["rows"][f"SST-2/select/ebbt/{label}"] = {"kind": "candidate", "error": "ValueError: no ebbt"}
     assert rows.status(results, definition, by_name["SST-2/ebbt/seed0"]) == "unavailable"
     assert rows.status(results, definition, by_name["SST-2/ebbt_no_noise/seed0"]) == "waiting for selection"
@@ -309,7 +309,7 @@ def test_a_rows_suite_runs_real_recipe_commands_on_tiny_models(tiny_world):
     )
     assert alone["size_ratio"] == pytest.approx(alone["teacher_parameters"] / alone["parameters"])
     assert "--alpha 0" in alone["command"] and alone["wall_seconds"] > 0 and alone["machine"]["cpu_count"]
-    assert "error" not in results["SST-2/select/ebbt/beta1"] and "error" not in results["SST-2/ebbt/seed0"]
+    assert "error" not in results["SST-2/select/ebbt/beta0.1"] and "error" not in results["SST-2/ebbt/seed0"]
     runner = rows.Runner(definition, paths, path)
     assert runner.run(None) == []  # every row is on disk: a rerun runs nothing
 

@@ -645,8 +645,8 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     }
     results = recorded(results, model_args)  # no secret in results.json, the card or the push
     if training_args.process_index == 0:
-        path = write_results(training_args.output_dir, results)
-        logger.info("Results in %s", path)
+        # No log line after this point: accelerate launch relays the child's stderr late, after its stdout.
+        write_results(training_args.output_dir, results)
         if training_args.push_to_hub and model_args.stage == "distill":
             push_to_hub(training_args, results, model_args.model_card_template)
         print(summary_line(results, training_args.output_dir), flush=True)

@@ -72,6 +72,9 @@ INTERMEDIATE_SETTINGS = ("layer_mapping", "distill_phases", "intermediate_phase_
 # Distillation arguments that are no setting of the method: the teacher (its own row of the card, never a path of the
 # training machine) and how evaluation runs.
 NOT_SETTINGS = ("teacher_model_name_or_path", "eval_teacher_cache_mb")
+# Data settings a card shows when the student also trained on teacher-labelled augmented copies.
+AUGMENT_SETTINGS = ("augment_copies", "augment_mask_prob", "augment_replace_prob", "augment_ngram_prob")
+AUGMENT_SETTINGS += ("augment_top_k", "augment_mlm_model", "augment_hard_labels")
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
@@ -266,8 +269,8 @@ def _template_values(results: Mapping[str, Any], repo_id: str | None, model_name
 def _settings(config: Mapping[str, Any], method: str) -> dict[str, Any]:
     """The settings of the run's ``method``, from ``results["config"]``: the distillation fields that act in it, the
     method's own arguments (``config["method"]``, by class: ``TheseusArguments`` for ``theseus``,
-    ``MetaDistilTrainingArguments`` for ``metadistil``), the student's
-    layers, and the main optimisation settings. Other methods' arguments are left out."""
+    ``MetaDistilTrainingArguments`` for ``metadistil``), the student's layers, the data augmentation when there was
+    one, and the main optimisation settings. Other methods' arguments are left out."""
     training = config.get("training") or {}
     base = {f.name for f in dataclasses.fields(TrainingArguments)}
     own = [f.name for f in dataclasses.fields(DistillationTrainingArguments) if f.name not in base]
@@ -285,8 +288,11 @@ def _settings(config: Mapping[str, Any], method: str) -> dict[str, Any]:
     for name in ("student_layers", "student_num_layers"):
         if (config.get("model") or {}).get(name) is not None:
             settings[name] = config["model"][name]
-    if (config.get("data") or {}).get("max_seq_length") is not None:
-        settings["max_seq_length"] = config["data"]["max_seq_length"]
+    data = config.get("data") or {}
+    if data.get("max_seq_length") is not None:
+        settings["max_seq_length"] = data["max_seq_length"]
+    if data.get("augment_copies"):
+        settings.update({name: data[name] for name in AUGMENT_SETTINGS if data.get(name) is not None})
     settings.update({name: training[name] for name in TRAINING_KEYS if training.get(name) not in (None, -1)})
     return settings
 

@@ -333,6 +333,10 @@ def test_card_shows_only_the_settings_of_the_method_that_ran():
     ]  # fmt: skip
     assert "| Student initialisation | the teacher's layers 0,2,4 (embeddings and classifier copied) |" in card.text
 
+    augmented = render_model_card({**results, "config": logit_run_config("--augment_copies", "2")}).text
+    assert "| `augment_copies` | 2 |" in augmented and "| `augment_replace_prob` | 0.1 |" in augmented
+    assert "`augment_mlm_model`" not in augmented and "`augment_copies`" not in card.text  # None / no augmentation
+
     theseus_config = logit_run_config("--distill_method", "theseus")
     theseus = render_model_card({**results, "distill_method": "theseus", "student": {}, "config": theseus_config}).text
     assert "| `theseus_replacement_rate` | 0.5 |" in theseus

@@ -645,7 +645,7 @@ def run(argv: list[str] | None = None) -> dict[str, Any]:
     }
     results = recorded(results, model_args)  # no secret in results.json, the card or the push
     if training_args.process_index == 0:
-        # No log line after this point: accelerate launch relays the child's stderr late, after its stdout.
+        # No "results written" log line: accelerate launch relays stderr after stdout, so it would follow the summary.
         write_results(training_args.output_dir, results)
         if training_args.push_to_hub and model_args.stage == "distill":
             push_to_hub(training_args, results, model_args.model_card_template)

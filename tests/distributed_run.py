@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from hf_distill import DistillationDataCollator, DistillationTrainer
-from tests.tiny import make_tokenizer, quiet_args, sentiment_dataset, tiny_bert
+from tests.tiny import EXACT_SGD_STEPS, make_tokenizer, quiet_args, sentiment_dataset, tiny_bert
 
 
 def run(output_dir: str, per_device_batch_size: int, distill_preset: str | None = None) -> dict:
@@ -31,12 +31,7 @@ def run(output_dir: str, per_device_batch_size: int, distill_preset: str | None 
             output_dir,
             per_device_train_batch_size=per_device_batch_size,
             max_steps=2,
-            optim="sgd",
-            learning_rate=0.5,
-            lr_scheduler_type="constant",
-            train_sampling_strategy="sequential",
-            logging_steps=1,
-            alpha=0.4,
+            **EXACT_SGD_STEPS,
             distill_preset=distill_preset,
         ),
         train_dataset=rows,

@@ -139,6 +139,18 @@ def tiny_encoder(
     return AutoModelForSequenceClassification.from_config(config)
 
 
+# Plain SGD steps over rows in order, logged every step: a step's effect on the weights is exactly comparable
+# between runs that split the same rows differently (batch, accumulation, processes).
+EXACT_SGD_STEPS = dict(
+    optim="sgd",
+    learning_rate=0.5,
+    lr_scheduler_type="constant",
+    train_sampling_strategy="sequential",
+    alpha=0.4,
+    logging_steps=1,
+)
+
+
 def one_optimizer_step(tmp_path, tokenizer, teacher, name, batch_size, accumulation, rows, **settings):
     """One SGD step (lr 0.5, alpha 0.4) of a fresh tiny student on ``rows``, in ``batch_size`` x ``accumulation``;
     ``settings`` are further `DistillationTrainingArguments`. Returns the student's weights and the step's log."""
@@ -151,12 +163,7 @@ def one_optimizer_step(tmp_path, tokenizer, teacher, name, batch_size, accumulat
             per_device_train_batch_size=batch_size,
             gradient_accumulation_steps=accumulation,
             max_steps=1,
-            optim="sgd",
-            learning_rate=0.5,
-            lr_scheduler_type="constant",
-            train_sampling_strategy="sequential",
-            alpha=0.4,
-            logging_steps=1,
+            **EXACT_SGD_STEPS,
             **settings,
         ),
         train_dataset=rows,

@@ -30,7 +30,7 @@ def test_the_standard_suite_plans_every_row_of_the_issue():
     definition = rows.load_definition("standard")
     planned = rows.plan(definition)
     names = [row.name for row in planned]
-    assert len(names) == len(set(names)) == 3 * (2 + 7 + 8 * 2)  # teachers, candidates, 8 rows x 2 seeds
+    assert len(names) == len(set(names)) == 3 * (2 + 7 + 9 * 2)  # teachers, candidates, 9 rows x 2 seeds
     assert names[:6] == [f"{task}/teacher/{name}" for task in ("MRPC", "RTE", "SST-2") for name in ("mpnet", "minilm")]
     # Row by row on every task and seed, cheapest first; a selection's candidates (all tasks) just before its row.
     assert names[6:12] == [f"{task}/student_alone/seed{seed}" for task in ("MRPC", "RTE", "SST-2") for seed in (0, 1)]
@@ -41,6 +41,9 @@ def test_the_standard_suite_plans_every_row_of_the_issue():
     augmented = by_name["SST-2/logit_kd_augmented/seed1"]
     assert augmented.teacher == "mpnet" and augmented.seed == 1
     assert augmented.args == rows.arg_sets()["tinybert_augmentation"]  # the shared declaration, expanded
+    augmented_minilm = by_name["SST-2/logit_kd_augmented_minilm/seed0"]
+    assert augmented_minilm.teacher == "minilm" and augmented_minilm.args == augmented.args
+    assert names.index("SST-2/logit_kd_augmented/seed1") < names.index("MRPC/logit_kd_augmented_minilm/seed0")
     theseus = by_name["RTE/theseus/seed0"]
     assert theseus.teacher == "minilm" and theseus.own_student
     assert theseus.args[:4] == ["--distill_method", "theseus", "--theseus_successor_layers", "3"]

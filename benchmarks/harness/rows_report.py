@@ -158,7 +158,7 @@ def machines(results: dict[str, Any]) -> list[str]:
             f"{m.get('gpu')}, torch {m.get('torch')}, transformers {m.get('transformers')}{shared}"
         ] += 1
     dates = sorted(entry["date"] for entry in results["rows"].values() if entry.get("date"))
-    lines = [f"- machine: {name} ({count} rows)" for name, count in seen.items()]
+    lines = [f"- machine: {name} ({count} row{'s' if count != 1 else ''})" for name, count in seen.items()]
     if dates:
         lines.append(f"- rows finished between {dates[0]} and {dates[-1]}")
     return lines

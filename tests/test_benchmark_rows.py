@@ -148,9 +148,14 @@ def test_selection_picks_the_best_heldout_score_once_every_candidate_has_a_resul
     assert rows.status(results, definition, by_name["SST-2/ebbt_no_noise/seed0"]) == "waiting for selection"
 
 
-def _fake_runner(tmp_path, monkeypatch, scores: dict[str, float], fail: set[str] = frozenset()):
+def _fake_runner(tmp_path, monkeypatch, scores: dict[str, float], fail: set[str] = frozenset(), teachers=True):
+    """A runner whose rows record ``scores[method]`` (+ seed / 100) instead of training; ``teachers``: whether the
+    teachers' folders hold a results.json (as a teacher stage leaves them)."""
     definition = small_definition()
-    paths = rows.Paths(str(tmp_path / "glue"), "/models", "/teachers", str(tmp_path / "work"))
+    paths = rows.Paths(str(tmp_path / "glue"), "/models", str(tmp_path / "teachers"), str(tmp_path / "work"))
+    for name in definition["teachers"] if teachers else ():
+        paths.teacher(name, "SST-2").mkdir(parents=True, exist_ok=True)
+        (paths.teacher(name, "SST-2") / "results.json").write_text("{}")
     runner = rows.Runner(definition, paths, tmp_path / "results.json")
     calls = []
 
@@ -158,6 +163,10 @@ def _fake_runner(tmp_path, monkeypatch, scores: dict[str, float], fail: set[str]
         calls.append(row.name)
         if row.name in fail:
             return {"kind": row.kind, "error": "RuntimeError: exit 1", "wall_seconds": 1.0}
+        if row.kind == "teacher":  # as the teacher stage does, it leaves the folder's results.json
+            paths.teacher(row.teacher, row.task).mkdir(parents=True, exist_ok=True)
+            (paths.teacher(row.teacher, row.task) / "results.json").write_text("{}")
+            return fake_record(row, scores.get("teacher", 0.9), wall_seconds=600.0)
         args, chosen = runner.args(row)
         extra = {"chosen": {"candidate": chosen["chosen"]}} if chosen else {}
         return fake_record(row, scores.get(row.method, 0.5) + row.seed / 100, args=args, **extra)
@@ -188,6 +197,31 @@ def test_rows_patterns_bring_their_teacher_and_the_time_budget_stops_new_rows(tm
     assert calls == ["SST-2/teacher/mpnet", "SST-2/logit_kd/seed0", "SST-2/logit_kd/seed1"]
     runner, calls = _fake_runner(tmp_path, monkeypatch, {})
     assert runner.run(None, time_budget=-1.0) == [] and calls == []
+
+
+def test_a_done_teacher_whose_folder_is_gone_is_fine_tuned_again_before_its_first_row(tmp_path, monkeypatch):
+    runner, calls = _fake_runner(tmp_path, monkeypatch, {"teacher": 0.85}, teachers=False)
+    runner.run(["SST-2/teacher/*"])
+    assert calls == ["SST-2/teacher/mpnet", "SST-2/teacher/minilm"]
+    shutil.rmtree(tmp_path / "teachers")  # a fresh machine continuing the results file
+    runner, calls = _fake_runner(tmp_path, monkeypatch, {"teacher": 0.84}, teachers=False)
+    runner.run(["SST-2/student_alone/*"])
+    assert calls == ["SST-2/teacher/minilm", "SST-2/student_alone/seed0", "SST-2/student_alone/seed1"]
+    results = store.load(tmp_path / "results.json")
+    teacher = results["rows"]["SST-2/teacher/minilm"]
+    assert teacher["score"] == 0.85 and [rebuild["score"] for rebuild in teacher["rebuilds"]] == [0.84]
+    text = rows_report.markdown(results)
+    assert "| minilm | 0.8500 |" in text and "; fine-tuned again 2026-12-02 (scored 0.8400, 10 min) |" in text
+    assert "(teachers 30 min, selection 0 min, final rows 0 min)" in text  # two teacher rows and the rebuild
+    # A rebuild that fails fails the row that needed it (retried next time); the teacher row stays done.
+    runner, calls = _fake_runner(tmp_path, monkeypatch, {}, fail={"SST-2/teacher/mpnet"}, teachers=False)
+    runner.run(["SST-2/logit_kd/seed0"])
+    results = store.load(tmp_path / "results.json")
+    failed = results["rows"]["SST-2/logit_kd/seed0"]
+    assert calls == ["SST-2/teacher/mpnet"] and failed["kind"] == "recipe" and failed["wall_seconds"] == 0.0
+    assert failed["error"] == "rebuilding SST-2/teacher/mpnet: RuntimeError: exit 1"
+    assert store.done(results["rows"]["SST-2/teacher/mpnet"])
+    assert "; fine-tuned again  (failed, 0 min) |" in rows_report.markdown(results)
 
 
 def test_merge_keeps_done_units_over_failed_ones():

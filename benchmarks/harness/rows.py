@@ -5,7 +5,8 @@ stage's candidates. `plan` expands it into rows, in run order, named ``TASK/teac
 ``TASK/select/SELECTION/CANDIDATE`` and ``TASK/ROW/seedN``:
 
 - a teacher row reads ``TEACHERS_DIR/<name>-<task>/results.json`` when it is there, and otherwise runs the recipe's
-  teacher stage into that folder (so a fresh machine rebuilds them);
+  teacher stage into that folder; a row whose teacher row is done but whose folder is gone (a fresh machine
+  continuing the results file) runs that teacher stage again first, kept on the teacher row as a rebuild;
 - a candidate row trains on the task's training rows minus a held-out slice and is scored on that slice (seed
   ``selection_seed``); a row with ``select: SELECTION`` takes the arguments of the candidate with the best
   held-out score, and runs once every candidate of its task has a result;
@@ -410,6 +411,23 @@ class Runner:
         record["load_average_end"] = _load_average()  # other jobs on the machine stretch wall times
         return record
 
+    def _restore_teacher(self, row: Row) -> dict[str, Any] | None:
+        """Fine-tune ``row``'s teacher again when its row is done but its folder is gone (a fresh machine continuing
+        the results file); the rebuild is kept on the teacher row, its score beside the first. Returns ``row``'s
+        failed record when the rebuild fails, else None."""
+        if row.kind == "teacher" or (self.paths.teacher(row.teacher, row.task) / "results.json").is_file():
+            return None
+        name = f"{row.task}/teacher/{row.teacher}"
+        print(f"[{name}] its folder is gone: fine-tuning it again ...", file=sys.stderr, flush=True)
+        rebuilt = self.run_row(Row(name, "teacher", row.task, row.teacher, "teacher"))
+        self.results["rows"][name].setdefault("rebuilds", []).append(rebuilt)
+        self.save()
+        if "error" in rebuilt:
+            failed = {"kind": row.kind, "seed": row.seed, "wall_seconds": 0.0}  # the time is the rebuild's
+            return {**rebuilt, **failed, "error": f"rebuilding {name}: {rebuilt['error']}"}
+        print(f"[{name}] rebuilt: {rebuilt['score']:.4f} ({rebuilt['wall_seconds']:.0f} s)", file=sys.stderr)
+        return None
+
     def _teacher(self, row: Row, log: Path) -> dict[str, Any]:
         folder = self.paths.teacher(row.teacher, row.task)
         if (folder / "results.json").is_file():
@@ -465,7 +483,7 @@ class Runner:
                 print(f"time budget of {time_budget:.0f} s spent: {row.name} and later rows left", file=sys.stderr)
                 break
             print(f"[{row.name}] running ...", file=sys.stderr, flush=True)
-            record = self.run_row(row)
+            record = self._restore_teacher(row) or self.run_row(row)
             self.results["rows"][row.name] = record
             self.save()
             ran.append(row.name)

@@ -52,6 +52,9 @@ def teachers_table(results: dict[str, Any], definition: dict[str, Any], task: st
         minutes = entry["train_seconds"] / 60 if entry.get("train_seconds") else None
         differs = entry.get("differs_from_suite")
         note = "; settings differ from the suite's (theirs, ours): " + json.dumps(differs) if differs else ""
+        for rebuild in entry.get("rebuilds", []):
+            outcome = "failed" if "error" in rebuild else f"scored {_fmt(rebuild['score'])}"
+            note += f"; fine-tuned again {rebuild.get('date', '')[:10]} ({outcome}, {_hours(rebuild['wall_seconds'])})"
         rows.append([name, entry["score"], entry.get("parameters"), _fmt(minutes, 1), entry.get("source", "") + note])
     return _table(["teacher", "dev score", "parameters", "train min", "source"], rows)
 
@@ -129,11 +132,12 @@ def estimate_seconds(results: dict[str, Any], rows: list[Row]) -> tuple[float, i
 
 def cost(results: dict[str, Any], rows: list[Row]) -> list[str]:
     done = [results["rows"][row.name] for row in rows if row.name in results["rows"]]
+    runs = [run for entry in done for run in (entry, *entry.get("rebuilds", []))]  # teachers fine-tuned again too
     by_kind = Counter()
-    for entry in done:
-        by_kind[entry["kind"]] += entry.get("wall_seconds", 0.0)
+    for run in runs:
+        by_kind[run["kind"]] += run.get("wall_seconds", 0.0)
     total = sum(by_kind.values())
-    cpu = sum(entry.get("cpu_seconds") or 0.0 for entry in done)
+    cpu = sum(run.get("cpu_seconds") or 0.0 for run in runs)
     remaining, unknown = estimate_seconds(results, rows)
     lines = [
         f"Measured cost: {_hours(total)} of wall time over {len(done)} rows (teachers {_hours(by_kind['teacher'])}, "

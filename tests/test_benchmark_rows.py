@@ -85,6 +85,11 @@ def test_recipe_commands_of_each_kind(tmp_path):
     assert alone[alone.index("--student_layers") + 1] == "0,2,4" and alone[alone.index("--seed") + 1] == "1"
     assert alone[alone.index("--teacher_cache_dir") + 1].endswith("teacher-cache/minilm-sst2-final")
     assert alone[-2:] == ["--alpha", "0"] and alone[alone.index("--glue_dir") + 1] == str(tmp_path / "glue")
+    assert alone.count("--inference_repeats") == 1 and alone[alone.index("--inference_repeats") + 1] == "0"
+    # A row's own flag replaces the protocol's: the logged command names the timing once, as it ran.
+    logit_kd = runner.command(by_name["SST-2/logit_kd/seed0"], "OUT")
+    assert logit_kd.count("--inference_repeats") == 1 and logit_kd[logit_kd.index("--inference_repeats") + 1] == "1"
+    assert logit_kd.count("--warmup_steps") == 1 and logit_kd[logit_kd.index("--warmup_steps") + 1] == "0.1"
     theseus = runner.command(by_name["SST-2/theseus/seed0"], "OUT")
     assert "--student_model_name_or_path" not in theseus and "--teacher_cache_dir" not in theseus
     candidate = runner.command(by_name["SST-2/select/preset/minilm@0.1"], "OUT")

@@ -185,6 +185,14 @@ def _protocol_args(definition: dict[str, Any], task: str, seed: int) -> list[str
     ]  # fmt: skip
 
 
+def _without_flags(pairs: list[str], overrides: list[str]) -> list[str]:
+    """``pairs`` (``--flag value`` pairs) less the flags that ``overrides`` sets, so a row's flag replaces the
+    protocol's instead of following it (the parser keeps the last, but the logged command would show both)."""
+    replaced = {arg for arg in overrides if arg.startswith("--")}
+    kept = [(flag, value) for flag, value in zip(pairs[::2], pairs[1::2], strict=True) if flag not in replaced]
+    return [arg for pair in kept for arg in pair]
+
+
 def _rows_args(train_rows: int | None) -> list[str]:
     return [] if train_rows is None else ["--train_shuffle_seed", "0", "--max_train_samples", str(train_rows)]
 
@@ -230,7 +238,7 @@ def recipe_command(
         sys.executable, str(RECIPE), "--glue_dir", glue_dir,
         "--teacher_model_name_or_path", str(paths.teacher(row.teacher, row.task)), *student_args,
         "--output_dir", output_dir, "--learning_rate", str(definition["protocol"]["learning_rate"]),
-        *_protocol_args(definition, row.task, row.seed), *_rows_args(train_rows), *cache, *args,
+        *_without_flags(_protocol_args(definition, row.task, row.seed), args), *_rows_args(train_rows), *cache, *args,
     ]  # fmt: skip
 
 

@@ -59,7 +59,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--report-only", action="store_true", help="only write the report from the results file")
     parser.add_argument("--dry-run", action="store_true", help="list the units and their state, run nothing")
     parser.add_argument(
-        "--readme", metavar="FILE", help="with --report-only: also put the headline table into FILE's marked block"
+        "--readme", metavar="FILE", help="also write the headline table and plot into FILE with each report"
     )
     parser.add_argument("--fresh", action="store_true", help="start a new results file instead of continuing it")
     parser.add_argument("--time-budget", type=float, metavar="SECONDS", help="start no unit after this many seconds")
@@ -125,17 +125,17 @@ def run_rows_suite(options: argparse.Namespace) -> dict[str, Any]:
     report_path = path.with_suffix(".md")
 
     def write_report(results: dict[str, Any]) -> None:
+        """The report and, with ``--readme``, the README's headline block and plot, so they never lag the results."""
         report_path.write_text(rows_report.markdown(results))
+        if options.readme:
+            rows_report.update_readme(Path(options.readme), results)
+            rows_report.headline_plot(results, path.with_name(f"{path.stem}-headline.png"))
 
     if options.report_only:  # read only: a suite still running owns the results file
         write_report(runner.results)
-        print(f"wrote {report_path}", file=sys.stderr)
-        if options.readme:
-            rows_report.update_readme(Path(options.readme), runner.results)
-            plot = path.with_name(f"{path.stem}-headline.png")
-            if rows_report.headline_plot(runner.results, plot):
-                print(f"wrote {plot}", file=sys.stderr)
-            print(f"wrote the headline table into {options.readme}", file=sys.stderr)
+        print(
+            f"wrote {report_path}" + (f" and {options.readme}'s headline" if options.readme else ""), file=sys.stderr
+        )
         return runner.results
     if not options.merge:
         runner.run(options.rows, options.time_budget, on_row=write_report)

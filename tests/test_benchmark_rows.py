@@ -274,10 +274,14 @@ def test_cli_dry_run_merge_and_report_only(tmp_path, capsys):
     assert "pending  MRPC/teacher/mpnet" in printed and "waiting for teacher  SST-2/ebbt/seed1" in printed
     store.save(tmp_path / "a.json", {"rows": {"MRPC/teacher/mpnet": {"kind": "teacher", "score": 0.8}}})
     store.save(tmp_path / "b.json", {"rows": {"RTE/teacher/mpnet": {"kind": "teacher", "score": 0.7}}})
-    run.main(
-        [*base, "--results", str(tmp_path / "all.json"), "--merge", str(tmp_path / "a.json"), str(tmp_path / "b.json")]
-    )
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{rows_report.HEADLINE_START}\nold\n{rows_report.HEADLINE_END}\n")
+    merge = ["--merge", str(tmp_path / "a.json"), str(tmp_path / "b.json"), "--readme", str(readme)]
+    run.main([*base, "--results", str(tmp_path / "all.json"), *merge])
     merged = store.load(tmp_path / "all.json")
+    # Each report rewrites the README's block too, so a committed results file never leaves it behind.
+    assert rows_report.readme_block(readme.read_text()) == rows_report.headline(merged)
+    assert "| RTE | score | teacher (mpnet) | 0.7000 |" in readme.read_text()
     assert set(merged["rows"]) == {"MRPC/teacher/mpnet", "RTE/teacher/mpnet"}
     assert merged["definition"]["name"] == "standard" and (tmp_path / "all.md").is_file()
     (tmp_path / "all.md").unlink()
